@@ -1,0 +1,72 @@
+"""Permissions declared from roles held in the database.
+
+`role_permission(...)` builds a NoneBot `Permission`; superusers from settings
+always pass. Identity is the stable account id (`qq:10001`), never a group card.
+Matchers stay open to everyone and use `Guard(PERM)`, so a refused sender gets a
+polite answer instead of silence.
+"""
+
+from __future__ import annotations
+
+from nonebot.adapters import Bot, Event
+from nonebot.matcher import Matcher
+from nonebot.params import Depends
+from nonebot.permission import Permission
+
+from bot.platforms import SYSTEM_ACCOUNTS, account_of
+from bot.runtime import current_runtime
+from storage.repo import (
+    ADMIN,
+    BUILDING_LEADER,
+    STAFF,
+    UNIT_LEADER,
+    VOLUNTEER,
+    roles_of_account,
+)
+
+
+def role_permission(*roles: str) -> Permission:
+    wanted = frozenset(roles)
+
+    async def _has_role(bot: Bot, event: Event) -> bool:
+        account = account_of(bot, event)
+        if account is None or account in SYSTEM_ACCOUNTS:
+            return False
+        runtime = current_runtime()
+        if account in runtime.settings.superusers:
+            return True
+        if not wanted:
+            return True
+        async with runtime.db.read() as session:
+            held = await roles_of_account(session, account)
+        return bool(held & wanted)
+
+    _has_role.__name__ = "has_role_" + "_".join(sorted(wanted)) if wanted else "anyone"
+    return Permission(_has_role)
+
+
+async def _is_superuser(bot: Bot, event: Event) -> bool:
+    account = account_of(bot, event)
+    return account is not None and account in current_runtime().settings.superusers
+
+
+SUPERUSER = Permission(_is_superuser)
+ADMIN_PERM = role_permission(ADMIN)
+STAFF_PERM = role_permission(ADMIN, STAFF)
+LEADER_PERM = role_permission(ADMIN, STAFF, BUILDING_LEADER, UNIT_LEADER)
+MEMBER_PERM = role_permission(ADMIN, STAFF, BUILDING_LEADER, UNIT_LEADER, VOLUNTEER)
+EVERYONE = role_permission()
+
+
+def Guard(permission: Permission):  # noqa: N802 - reads like a declaration
+    """Dependency: continue when the sender holds `permission`, else refuse politely."""
+
+    async def _guard(bot: Bot, event: Event, matcher: Matcher) -> None:
+        if await permission(bot, event):
+            return
+        from bot.reply import reply_template
+
+        await reply_template(bot, event, "common/refused")
+        await matcher.finish()
+
+    return Depends(_guard)

@@ -1,0 +1,75 @@
+"""Settings, read NoneBot-style from the environment and `.env`.
+
+One object is built at start and passed down (runtime, delivery, services);
+nothing reads the environment later.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from dotenv import dotenv_values
+from pydantic import BaseModel, Field, field_validator
+
+DEFAULT_DB_URL = "sqlite+aiosqlite:///data/gridbot.db"
+
+
+class Settings(BaseModel):
+    db_url: str = Field(DEFAULT_DB_URL, alias="gridbot_db_url")
+    superusers: set[str] = Field(default_factory=set)
+    host: str = "127.0.0.1"
+    port: int = 8080
+    onebot_access_token: str | None = None
+    # Console adapter: None = on when stdin is a terminal.
+    console: bool | None = Field(None, alias="gridbot_console")
+    demo: bool = Field(True, alias="gridbot_demo")
+    invite_ttl_hours: int = Field(72, alias="gridbot_invite_ttl_hours")
+    log_level: str = "INFO"
+
+    model_config = {"populate_by_name": True, "extra": "ignore"}
+
+    @field_validator("superusers", mode="before")
+    @classmethod
+    def _split_superusers(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            v = v.strip()
+            if v.startswith("["):
+                return set(json.loads(v))
+            return {s.strip() for s in v.split(",") if s.strip()}
+        return v
+
+    def nonebot_kwargs(self) -> dict[str, Any]:
+        """What `nonebot.init` needs from us (NoneBot reads the rest itself)."""
+        kwargs: dict[str, Any] = {
+            "driver": "~fastapi+~websockets",
+            "host": self.host,
+            "port": self.port,
+            "superusers": sorted(self.superusers),
+            "command_start": {"/"},
+            "command_sep": {"."},
+            "log_level": self.log_level,
+        }
+        if self.onebot_access_token:
+            kwargs["onebot_access_token"] = self.onebot_access_token
+        return kwargs
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, env_file: str | Path | None = ".env", **overrides: Any
+) -> Settings:
+    """Environment wins over `.env`; keys are case-insensitive like NoneBot's."""
+    values: dict[str, Any] = {}
+    if env_file is not None and Path(env_file).is_file():
+        values.update({k.lower(): v for k, v in dotenv_values(env_file).items() if v is not None})
+    env = os.environ if environ is None else environ
+    values.update({k.lower(): v for k, v in env.items()})
+    fields = {f.alias or name for name, f in Settings.model_fields.items()} | set(
+        Settings.model_fields
+    )
+    picked = {k: v for k, v in values.items() if k in fields}
+    picked.update(overrides)
+    return Settings.model_validate(picked)

@@ -1,0 +1,421 @@
+"""Roster logic: groups, grants, invites. Plain async functions over a session.
+
+Each function either changes the database and returns what it did, or raises
+`RosterError` with a code (a template name under `roster/err_`) before writing.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import Account, Building, ChatGroup, Invite, Person, RoleGrant, TeamMember, Unit
+from storage.repo import (
+    ADMIN,
+    BASE_ROLES,
+    BUILDING_LEADER,
+    STAFF,
+    TEAMS,
+    UNIT_LEADER,
+    Scope,
+    accounts_of,
+    active_grants,
+    audit,
+    person_of,
+    scope_label,
+    teams_of,
+    unit_label,
+)
+from storage.timeutil import utcnow
+
+GROUP_KINDS = {"工作群": "work", "居民群": "resident"}
+KIND_LABELS = {"work": "工作群", "resident": "居民群", "team": "工作组群"}
+_ACCOUNT = re.compile(r"^(qq:[1-9]\d{4,11}|wx:[A-Za-z0-9_@.\-]{2,64}|console:[\w.\-]{1,64})$")
+# Unambiguous characters only: a code is read off a phone and typed again.
+_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+CODE_LENGTH = 6
+
+
+class RosterError(ValueError):
+    def __init__(self, code: str, **context) -> None:
+        super().__init__(code)
+        self.code = code
+        self.context = context
+
+
+def valid_account(account: str) -> bool:
+    return bool(_ACCOUNT.match(account))
+
+
+def is_team(name: str) -> bool:
+    """Known working groups, or a street's own one named like them."""
+    return name in TEAMS or (
+        2 <= len(name) <= 20 and name[-1] in "组班队" and not re.search(r"[\s/:]", name)
+    )
+
+
+# --- groups -----------------------------------------------------------------
+
+
+async def bind_group(
+    session: AsyncSession,
+    *,
+    actor: str,
+    platform: str,
+    group_id: str,
+    bot_id: str,
+    scope: Scope,
+    kind_word: str,
+) -> ChatGroup:
+    if kind_word in GROUP_KINDS:
+        kind, team = GROUP_KINDS[kind_word], None
+    elif is_team(kind_word):
+        kind, team = "team", kind_word
+    else:
+        raise RosterError("bad_group_kind", value=kind_word)
+    single = scope.single
+    if single is None:
+        raise RosterError("scope_not_single", scope=scope.label)
+    existing = (
+        await session.exec(
+            select(ChatGroup).where(ChatGroup.platform == platform, ChatGroup.group_id == group_id)
+        )
+    ).first()
+    group = existing or ChatGroup(platform=platform, group_id=group_id, kind=kind)
+    group.kind, group.team = kind, team
+    group.scope_kind, group.scope_id = single
+    group.bot_id, group.bound_by = bot_id, actor
+    session.add(group)
+    await audit(
+        session, actor, "bind_group", f"{platform}:{group_id} {kind}/{team or ''} {scope.label}"
+    )
+    await session.flush()
+    return group
+
+
+async def group_binding(session: AsyncSession, platform: str, group_id: str) -> ChatGroup | None:
+    return (
+        await session.exec(
+            select(ChatGroup).where(ChatGroup.platform == platform, ChatGroup.group_id == group_id)
+        )
+    ).first()
+
+
+async def unbind_group(
+    session: AsyncSession, *, actor: str, platform: str, group_id: str
+) -> ChatGroup:
+    group = await group_binding(session, platform, group_id)
+    if group is None:
+        raise RosterError("group_not_bound")
+    await session.delete(group)
+    await audit(session, actor, "unbind_group", f"{platform}:{group_id}")
+    return group
+
+
+# --- grants -----------------------------------------------------------------
+
+
+def _check_role_scope(role: str, scope: Scope | None) -> tuple[str, int]:
+    if role not in BASE_ROLES and not is_team(role):
+        raise RosterError("bad_role", value=role)
+    if role == BUILDING_LEADER:
+        if scope is None or scope.kind != "building":
+            raise RosterError("role_needs_building", role=role)
+    elif role == UNIT_LEADER:
+        if scope is None or scope.kind != "unit":
+            raise RosterError("role_needs_unit", role=role)
+    if scope is None:
+        return ("all", 0)
+    single = scope.single
+    if single is None:
+        raise RosterError("scope_not_single", scope=scope.label)
+    return single
+
+
+async def ensure_person(session: AsyncSession, account: str, name: str | None = None) -> Person:
+    person = await person_of(session, account)
+    if person is None:
+        person = Person(name=name or account)
+        session.add(person)
+        await session.flush()
+        session.add(Account(id=account, person_id=person.id))
+        await session.flush()
+    return person
+
+
+@dataclass
+class Appointment:
+    account: str
+    person_name: str
+    role: str
+    scope_label: str
+    expires_at: datetime | None
+    team: bool = False
+
+
+async def appoint(
+    session: AsyncSession,
+    *,
+    actor: str,
+    account: str,
+    role: str,
+    scope: Scope | None,
+    expires_at: datetime | None,
+    now: datetime | None = None,
+) -> Appointment:
+    if not valid_account(account):
+        raise RosterError("bad_account", value=account)
+    kind, sid = _check_role_scope(role, scope)
+    if expires_at is not None and expires_at <= (now or utcnow()):
+        raise RosterError("expiry_past")
+    person = await ensure_person(session, account)
+    label = await scope_label(session, kind, sid)
+    if role not in BASE_ROLES:  # a working group
+        exists = (
+            await session.exec(
+                select(TeamMember).where(TeamMember.person_id == person.id, TeamMember.team == role)
+            )
+        ).first()
+        if exists is None:
+            session.add(TeamMember(person_id=person.id, team=role))
+        await audit(session, actor, "appoint", f"{account} {role}")
+        return Appointment(account, person.name, role, "", None, team=True)
+    grant = (
+        await session.exec(
+            select(RoleGrant).where(
+                RoleGrant.person_id == person.id,
+                RoleGrant.role == role,
+                RoleGrant.scope_kind == kind,
+                RoleGrant.scope_id == sid,
+            )
+        )
+    ).first()
+    grant = grant or RoleGrant(person_id=person.id, role=role, scope_kind=kind, scope_id=sid)
+    grant.expires_at, grant.granted_by = expires_at, actor
+    session.add(grant)
+    until = f" until {expires_at.isoformat()}" if expires_at else ""
+    await audit(session, actor, "appoint", f"{account} {role} {label}{until}")
+    return Appointment(account, person.name, role, label, expires_at)
+
+
+async def revoke(session: AsyncSession, *, actor: str, account: str, role: str) -> int:
+    if not valid_account(account):
+        raise RosterError("bad_account", value=account)
+    if role not in BASE_ROLES and not is_team(role):
+        raise RosterError("bad_role", value=role)
+    person = await person_of(session, account)
+    if person is None:
+        raise RosterError("unknown_account", value=account)
+    if role in BASE_ROLES:
+        rows = (
+            await session.exec(
+                select(RoleGrant).where(RoleGrant.person_id == person.id, RoleGrant.role == role)
+            )
+        ).all()
+    else:
+        rows = (
+            await session.exec(
+                select(TeamMember).where(TeamMember.person_id == person.id, TeamMember.team == role)
+            )
+        ).all()
+    if not rows:
+        raise RosterError("no_such_grant", value=account, role=role)
+    for row in rows:
+        await session.delete(row)
+    await audit(session, actor, "revoke", f"{account} {role} x{len(rows)}")
+    return len(rows)
+
+
+# --- invites ----------------------------------------------------------------
+
+
+def new_code() -> str:
+    return "".join(secrets.choice(_CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+@dataclass
+class InviteResult:
+    code: str
+    person_name: str
+    role: str
+    scope_label: str
+    expires_at: datetime
+
+
+async def create_invite(
+    session: AsyncSession,
+    *,
+    actor: str,
+    role: str,
+    unit: tuple[Building, Unit] | None,
+    name: str | None,
+    ttl: timedelta,
+    now: datetime | None = None,
+) -> InviteResult:
+    """Invite the leader of `unit` (by its roster entry) or the person called `name`."""
+    now = now or utcnow()
+    if role not in BASE_ROLES and not is_team(role):
+        raise RosterError("bad_role", value=role)
+    scope_kind, scope_id = "all", 0
+    person: Person | None = None
+    if unit is not None:
+        building, u = unit
+        if role == UNIT_LEADER:
+            scope_kind, scope_id = "unit", u.id
+        elif role == BUILDING_LEADER:
+            scope_kind, scope_id = "building", building.id
+        elif role in (ADMIN, STAFF):
+            raise RosterError("invite_unit_role", role=role)
+        else:
+            scope_kind, scope_id = "unit", u.id
+        # Reuse the roster's leader entry so history stays with one person.
+        if role in (UNIT_LEADER, BUILDING_LEADER):
+            existing = (
+                await session.exec(
+                    select(RoleGrant).where(
+                        RoleGrant.role == role,
+                        RoleGrant.scope_kind == scope_kind,
+                        RoleGrant.scope_id == scope_id,
+                    )
+                )
+            ).first()
+            if existing is not None:
+                person = await session.get(Person, existing.person_id)
+        if person is None:
+            person = Person(name=f"{unit_label(building, u)}{role}")
+    else:
+        assert name is not None
+        if role in (UNIT_LEADER, BUILDING_LEADER):
+            raise RosterError("invite_needs_unit", role=role)
+        matches = (await session.exec(select(Person).where(Person.name == name))).all()
+        if len(matches) > 1:
+            raise RosterError("ambiguous_name", value=name, count=len(matches))
+        person = matches[0] if matches else Person(name=name)
+    session.add(person)
+    await session.flush()
+    code = new_code()
+    while await session.get(Invite, code) is not None:
+        code = new_code()
+    invite = Invite(
+        code=code,
+        person_id=person.id,
+        role=role,
+        scope_kind=scope_kind,
+        scope_id=scope_id,
+        created_by=actor,
+        created_at=now,
+        expires_at=now + ttl,
+    )
+    session.add(invite)
+    label = await scope_label(session, scope_kind, scope_id)
+    await audit(session, actor, "invite", f"{person.name} {role} {label}")
+    return InviteResult(code, person.name, role, label, invite.expires_at)
+
+
+@dataclass
+class Redemption:
+    person_name: str
+    role: str
+    scope_label: str
+    rebound_from: list[str] = field(default_factory=list)
+
+
+async def redeem(
+    session: AsyncSession, *, account: str, code: str, now: datetime | None = None
+) -> Redemption:
+    now = now or utcnow()
+    invite = await session.get(Invite, code.strip().upper())
+    if invite is None or invite.used_at is not None:
+        raise RosterError("bad_code")
+    expires = invite.expires_at
+    if expires.tzinfo is None:
+        from datetime import UTC
+
+        expires = expires.replace(tzinfo=UTC)
+    if expires <= now:
+        raise RosterError("code_expired")
+    person = await session.get(Person, invite.person_id)
+    assert person is not None
+    platform = account.split(":", 1)[0]
+    acc = await session.get(Account, account)
+    if acc is not None and acc.person_id != person.id:
+        raise RosterError("account_taken")
+    # A WeChat id can change after relogin: the person's old id on the same
+    # platform is replaced, history (grants, reports) stays with the person.
+    rebound = [a for a in await accounts_of(session, person.id) if a.startswith(platform + ":")]
+    rebound = [a for a in rebound if a != account]
+    for old in rebound:
+        old_acc = await session.get(Account, old)
+        if old_acc is not None:
+            await session.delete(old_acc)
+    if acc is None:
+        session.add(Account(id=account, person_id=person.id, bound_at=now))
+    if invite.role in BASE_ROLES:
+        grant = (
+            await session.exec(
+                select(RoleGrant).where(
+                    RoleGrant.person_id == person.id,
+                    RoleGrant.role == invite.role,
+                    RoleGrant.scope_kind == invite.scope_kind,
+                    RoleGrant.scope_id == invite.scope_id,
+                )
+            )
+        ).first()
+        if grant is None:
+            session.add(
+                RoleGrant(
+                    person_id=person.id,
+                    role=invite.role,
+                    scope_kind=invite.scope_kind,
+                    scope_id=invite.scope_id,
+                    granted_by=invite.created_by,
+                )
+            )
+    else:
+        exists = (
+            await session.exec(
+                select(TeamMember).where(
+                    TeamMember.person_id == person.id, TeamMember.team == invite.role
+                )
+            )
+        ).first()
+        if exists is None:
+            session.add(TeamMember(person_id=person.id, team=invite.role))
+    invite.used_at, invite.used_by = now, account
+    session.add(invite)
+    label = await scope_label(session, invite.scope_kind, invite.scope_id)
+    await audit(
+        session, account, "redeem_invite", f"{invite.role} {label} replaced={','.join(rebound)}"
+    )
+    return Redemption(person.name, invite.role, label, rebound)
+
+
+# --- info -------------------------------------------------------------------
+
+
+@dataclass
+class MyInfo:
+    account: str
+    name: str | None
+    roles: list[tuple[str, str, datetime | None]]
+    teams: list[str]
+    accounts: list[str]
+
+
+async def my_info(session: AsyncSession, account: str) -> MyInfo:
+    person = await person_of(session, account)
+    if person is None:
+        return MyInfo(account, None, [], [], [])
+    roles = []
+    for g in await active_grants(session, person.id):
+        roles.append((g.role, await scope_label(session, g.scope_kind, g.scope_id), g.expires_at))
+    roles.sort(key=lambda r: (BASE_ROLES.index(r[0]) if r[0] in BASE_ROLES else 99, r[1]))
+    return MyInfo(
+        account, person.name, roles, await teams_of(session, person.id),
+        await accounts_of(session, person.id),
+    )

@@ -1,0 +1,121 @@
+"""SQLModel tables: the persistent truth of the bot.
+
+Scopes are stored as (scope_kind, scope_id) pairs: kind is one of
+``all`` / ``community`` / ``grid`` / ``building`` / ``unit`` and id the row id
+(0 for ``all``). Times are aware datetimes stored as UTC; helpers in
+``storage.timeutil`` convert for people.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from storage.timeutil import utcnow
+
+SCOPE_KINDS = ("all", "community", "grid", "building", "unit")
+
+
+class Community(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True)
+
+
+class Grid(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("community_id", "name"),)
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    name: str
+
+
+class Building(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("community_id", "number"),)
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    grid_id: int = Field(foreign_key="grid.id", index=True)
+    number: int
+
+
+class Unit(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("building_id", "number"),)
+    id: int | None = Field(default=None, primary_key=True)
+    building_id: int = Field(foreign_key="building.id", index=True)
+    number: int
+    households: int = 0
+
+
+class Person(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Account(SQLModel, table=True):
+    """A platform identity (``qq:10001``) bound to a person."""
+
+    id: str = Field(primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    bound_at: datetime = Field(default_factory=utcnow)
+
+
+class RoleGrant(SQLModel, table=True):
+    __table_args__ = (
+        Index("ix_rolegrant_person_role", "person_id", "role"),
+        UniqueConstraint("person_id", "role", "scope_kind", "scope_id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id")
+    role: str
+    scope_kind: str = "all"
+    scope_id: int = 0
+    expires_at: datetime | None = None
+    granted_by: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class TeamMember(SQLModel, table=True):
+    """Membership of a working group (工作组) such as 数据统计排查组."""
+
+    __table_args__ = (UniqueConstraint("person_id", "team"),)
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    team: str
+
+
+class ChatGroup(SQLModel, table=True):
+    """A chat group the bot serves: a work group, resident group or team group."""
+
+    __table_args__ = (UniqueConstraint("platform", "group_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str
+    group_id: str
+    bot_id: str = ""
+    kind: str  # work | resident | team
+    team: str | None = None
+    scope_kind: str = "all"
+    scope_id: int = 0
+    bound_by: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Invite(SQLModel, table=True):
+    code: str = Field(primary_key=True)
+    person_id: int = Field(foreign_key="person.id")
+    role: str
+    scope_kind: str = "all"
+    scope_id: int = 0
+    created_by: str
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    used_at: datetime | None = None
+    used_by: str | None = None
+
+
+class AuditLog(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    actor: str
+    action: str = Field(index=True)
+    detail: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))

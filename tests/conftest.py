@@ -1,0 +1,66 @@
+"""Test harness: real NoneBot + OneBot v11 adapter (via nonebug), real SQLite files."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import nonebot
+import pytest
+from nonebug import NONEBOT_INIT_KWARGS
+
+from bot.runtime import Runtime, install_runtime
+from bot.settings import Settings
+from storage import migrate
+from storage.db import Database
+
+SUPERUSER = "qq:99999"
+DATA = Path(__file__).with_name("data")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    settings = Settings(superusers={SUPERUSER}, log_level="WARNING")
+    kwargs = settings.nonebot_kwargs()
+    config.stash[NONEBOT_INIT_KWARGS] = kwargs
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def after_nonebot_init(after_nonebot_init: None) -> None:
+    from nonebot.adapters.onebot.v11 import Adapter as OneBotV11Adapter
+
+    from bot.app import load_plugins
+
+    nonebot.get_driver().register_adapter(OneBotV11Adapter)
+    load_plugins()
+
+
+@pytest.fixture(scope="session")
+def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated database file, copied for each test (Alembic once, not per test)."""
+    path = tmp_path_factory.mktemp("template") / "gridbot.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    migrate.upgrade(url)
+    return path
+
+
+@pytest.fixture
+async def runtime(template_db: Path, tmp_path: Path):
+    path = tmp_path / "gridbot.db"
+    shutil.copy(template_db, path)
+    settings = Settings(gridbot_db_url=f"sqlite+aiosqlite:///{path}", superusers={SUPERUSER})
+    rt = Runtime(settings=settings, db=Database(settings.db_url))
+    install_runtime(rt)
+    yield rt
+    await rt.db.dispose()
+
+
+@pytest.fixture
+async def street(runtime: Runtime) -> Runtime:
+    """The test street from tests/data: units with leaders and a staff roster."""
+    from plugins.roster.importer import import_rows, read_table, validate
+
+    for name in ("units.csv", "staff.csv"):
+        kind, rows = validate(read_table(DATA / name))
+        async with runtime.db.write() as s:
+            await import_rows(s, kind, rows)
+    return runtime
