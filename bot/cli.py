@@ -49,7 +49,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
-    from plugins.roster.importer import ImportError_, import_rows, read_table, validate
+    from storage.importer import ImportError_, import_rows, read_table, validate
 
     path = Path(args.file)
     if not path.is_file():

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlmodel import func, select
 
-from plugins.roster.importer import import_rows, parse_csv_text, validate
 from storage.db import Database
+from storage.importer import import_rows, parse_csv_text, validate
 from storage.models import Community, RoleGrant
 from storage.repo import ADMIN, audit
 

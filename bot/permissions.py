@@ -38,7 +38,7 @@ def role_permission(*roles: str) -> Permission:
         if not wanted:
             return True
         async with runtime.db.read() as session:
-            held = await roles_of_account(session, account)
+            held = await roles_of_account(session, account, runtime.now())
         return bool(held & wanted)
 
     _has_role.__name__ = "has_role_" + "_".join(sorted(wanted)) if wanted else "anyone"
@@ -58,7 +58,7 @@ MEMBER_PERM = role_permission(ADMIN, STAFF, BUILDING_LEADER, UNIT_LEADER, VOLUNT
 EVERYONE = role_permission()
 
 
-def Guard(permission: Permission):  # noqa: N802 - reads like a declaration
+def Guard(permission: Permission):
     """Dependency: continue when the sender holds `permission`, else refuse politely."""
 
     async def _guard(bot: Bot, event: Event, matcher: Matcher) -> None:

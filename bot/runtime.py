@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import nonebot
 from nonebot.drivers import Driver
@@ -21,14 +21,27 @@ from messages.render import Renderer
 from storage.db import Database
 from storage.timeutil import local_now
 
+if TYPE_CHECKING:
+    from bot.scheduler import Scheduler
 
-@dataclass
+
 class Runtime:
-    settings: Settings
-    db: Database
-    delivery: Delivery = field(default_factory=Delivery)
-    renderer: Renderer = field(default_factory=Renderer)
-    clock: Callable[[], datetime] = local_now
+    # A plain class, not a dataclass: NoneBot builds a pydantic schema for
+    # dependency annotations and would recurse into a dataclass's fields.
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        delivery: Delivery | None = None,
+        renderer: Renderer | None = None,
+        clock: Callable[[], datetime] = local_now,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.delivery = delivery or Delivery()
+        self.renderer = renderer or Renderer()
+        self.clock = clock
+        self.scheduler: Scheduler | None = None  # set by bot.app.setup once it exists
 
     def now(self) -> datetime:
         return self.clock()

@@ -22,10 +22,14 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def _ensure_dir(url: str) -> None:
     path = db_path(url)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    _ensure_dir(url)
     command.upgrade(alembic_config(url), revision)
 
 
@@ -34,6 +38,7 @@ def head_revision() -> str | None:
 
 
 def current_revision(url: str) -> str | None:
+    _ensure_dir(url)
     engine = create_engine(sync_url(url))
     try:
         with engine.connect() as conn:

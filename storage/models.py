@@ -119,3 +119,12 @@ class AuditLog(SQLModel, table=True):
     actor: str
     action: str = Field(index=True)
     detail: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+
+
+from storage.models_checkin import (  # noqa: E402,F401  (check-in and scheduler tables)
+    CheckinReport,
+    CheckinRound,
+    CheckinRoundUnit,
+    RecurringRound,
+    ScheduledItem,
+)

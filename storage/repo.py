@@ -5,6 +5,7 @@ Plain async functions over a session; no bot, no templates.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -42,6 +43,30 @@ TEAMS = (
     "流调组",
     "纪检监督组",
 )
+
+_ACCOUNT = re.compile(r"^(qq:[1-9]\d{4,11}|wx:[A-Za-z0-9_@.\-]{2,64}|console:[\w.\-]{1,64})$")
+
+
+def valid_account(account: str) -> bool:
+    return bool(_ACCOUNT.match(account))
+
+
+def is_team(name: str) -> bool:
+    """Known working groups, or a street's own one named like them."""
+    return name in TEAMS or (
+        2 <= len(name) <= 20 and name[-1] in "组班队" and not re.search(r"[\s/:]", name)
+    )
+
+
+async def ensure_person(session: AsyncSession, account: str, name: str | None = None) -> Person:
+    person = await person_of(session, account)
+    if person is None:
+        person = Person(name=name or account)
+        session.add(person)
+        await session.flush()
+        session.add(Account(id=account, person_id=person.id))
+        await session.flush()
+    return person
 
 
 async def person_of(session: AsyncSession, account: str) -> Person | None:
@@ -236,7 +261,7 @@ async def resolve_scope(
             )
         ).first()
         if unit is None:
-            raise ScopeError("unknown_unit", unit_label(b, Unit(building_id=0, number=expr.unit.unit)))
+            raise ScopeError("unknown_unit", f"{b.number}栋{expr.unit.unit}单元")
         if within[0] == "unit" and within[1] != unit.id:
             raise ScopeError("outside", unit_label(b, unit))
         return Scope("unit", (unit.id,), f"{community.name}/{unit_label(b, unit)}")

@@ -57,10 +57,39 @@ async def runtime(template_db: Path, tmp_path: Path):
 @pytest.fixture
 async def street(runtime: Runtime) -> Runtime:
     """The test street from tests/data: units with leaders and a staff roster."""
-    from plugins.roster.importer import import_rows, read_table, validate
+    from storage.importer import import_rows, read_table, validate
 
     for name in ("units.csv", "staff.csv"):
         kind, rows = validate(read_table(DATA / name))
         async with runtime.db.write() as s:
             await import_rows(s, kind, rows)
     return runtime
+
+
+BOT_ID = 8888
+
+
+@pytest.fixture
+async def peer(app, street):
+    """A OneBot v11 implementation connected to the real adapter over the WS route."""
+    from tests.onebot import OneBotPeer
+
+    async with app.test_server() as ctx:
+        client = ctx.get_client()
+        async with client.websocket_connect(
+            "/onebot/v11/ws", headers={"X-Self-ID": str(BOT_ID)}
+        ) as ws:
+            yield OneBotPeer(ws, BOT_ID)
+
+
+def dump_db(runtime: Runtime) -> list[str]:
+    """Every row of every table, to compare before/after a rejected command."""
+    import sqlite3
+
+    from storage.db import db_path
+
+    conn = sqlite3.connect(db_path(runtime.settings.db_url))
+    try:
+        return [line for line in conn.iterdump() if line.startswith("INSERT")]
+    finally:
+        conn.close()

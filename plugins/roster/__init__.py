@@ -76,7 +76,7 @@ info_cmd = on_command("我的信息", priority=10, block=True)
 async def _info(bot: Bot, event: Event, rt: Runtime = RuntimeDep) -> None:
     account = account_of(bot, event) or ""
     async with rt.db.read() as s:
-        info = await service.my_info(s, account)
+        info = await service.my_info(s, account, rt.now())
     await reply_template(
         bot, event, "roster/myinfo", info=info,
         superuser=account in rt.settings.superusers,

@@ -6,7 +6,6 @@ Each function either changes the database and returns what it did, or raises
 
 from __future__ import annotations
 
-import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -20,22 +19,23 @@ from storage.repo import (
     BASE_ROLES,
     BUILDING_LEADER,
     STAFF,
-    TEAMS,
     UNIT_LEADER,
     Scope,
     accounts_of,
     active_grants,
     audit,
+    ensure_person,
+    is_team,
     person_of,
     scope_label,
     teams_of,
     unit_label,
+    valid_account,
 )
 from storage.timeutil import utcnow
 
 GROUP_KINDS = {"工作群": "work", "居民群": "resident"}
 KIND_LABELS = {"work": "工作群", "resident": "居民群", "team": "工作组群"}
-_ACCOUNT = re.compile(r"^(qq:[1-9]\d{4,11}|wx:[A-Za-z0-9_@.\-]{2,64}|console:[\w.\-]{1,64})$")
 # Unambiguous characters only: a code is read off a phone and typed again.
 _CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 6
@@ -46,17 +46,6 @@ class RosterError(ValueError):
         super().__init__(code)
         self.code = code
         self.context = context
-
-
-def valid_account(account: str) -> bool:
-    return bool(_ACCOUNT.match(account))
-
-
-def is_team(name: str) -> bool:
-    """Known working groups, or a street's own one named like them."""
-    return name in TEAMS or (
-        2 <= len(name) <= 20 and name[-1] in "组班队" and not re.search(r"[\s/:]", name)
-    )
 
 
 # --- groups -----------------------------------------------------------------
@@ -135,17 +124,6 @@ def _check_role_scope(role: str, scope: Scope | None) -> tuple[str, int]:
     if single is None:
         raise RosterError("scope_not_single", scope=scope.label)
     return single
-
-
-async def ensure_person(session: AsyncSession, account: str, name: str | None = None) -> Person:
-    person = await person_of(session, account)
-    if person is None:
-        person = Person(name=name or account)
-        session.add(person)
-        await session.flush()
-        session.add(Account(id=account, person_id=person.id))
-        await session.flush()
-    return person
 
 
 @dataclass
@@ -407,12 +385,14 @@ class MyInfo:
     accounts: list[str]
 
 
-async def my_info(session: AsyncSession, account: str) -> MyInfo:
+async def my_info(
+    session: AsyncSession, account: str, now: datetime | None = None
+) -> MyInfo:
     person = await person_of(session, account)
     if person is None:
         return MyInfo(account, None, [], [], [])
     roles = []
-    for g in await active_grants(session, person.id):
+    for g in await active_grants(session, person.id, now):
         roles.append((g.role, await scope_label(session, g.scope_kind, g.scope_id), g.expires_at))
     roles.sort(key=lambda r: (BASE_ROLES.index(r[0]) if r[0] in BASE_ROLES else 99, r[1]))
     return MyInfo(

@@ -12,6 +12,9 @@ def run_migrations_online() -> None:
     engine = create_engine(config.get_main_option("sqlalchemy.url"))
     with engine.connect() as connection:
         connection.exec_driver_sql("PRAGMA journal_mode=WAL")
+        # End SQLAlchemy's autobegun transaction so Alembic's own one (with the
+        # alembic_version row) is the one that gets committed.
+        connection.commit()
         context.configure(
             connection=connection,
             target_metadata=target_metadata,

@@ -19,9 +19,17 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from plugins._common.parse import cn_to_int, normalize, parse_building
-from plugins.roster.service import ensure_person, is_team, valid_account
 from storage.models import Building, Community, Grid, Person, RoleGrant, TeamMember, Unit
-from storage.repo import ADMIN, BUILDING_LEADER, STAFF, UNIT_LEADER, audit
+from storage.repo import (
+    ADMIN,
+    BUILDING_LEADER,
+    STAFF,
+    UNIT_LEADER,
+    audit,
+    ensure_person,
+    is_team,
+    valid_account,
+)
 
 UNIT_HEADER = ["社区", "网格", "楼栋", "单元", "户数", "楼长", "楼长账号", "单元长", "单元长账号"]
 STAFF_HEADER = ["姓名", "账号", "工作组", "管理员"]
@@ -29,7 +37,7 @@ MAX_HOUSEHOLDS = 10_000
 IMPORTED_BY = "import"
 
 
-class ImportError_(ValueError):  # noqa: N801 - `ImportError` is a builtin
+class ImportError_(ValueError):
     def __init__(self, errors: list[tuple[int, str]]) -> None:
         super().__init__("; ".join(f"row {r}: {m}" for r, m in errors))
         self.errors = errors

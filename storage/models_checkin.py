@@ -1,0 +1,128 @@
+"""Tables of the check-in capability (issue 3) and of the general scheduler.
+
+Imported by the last line of ``storage.models`` so that Alembic and
+``SQLModel.metadata`` see them like every other table. Times are aware UTC,
+as everywhere in storage.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, Index, Text, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
+
+from storage.timeutil import utcnow
+
+ROUND_OPEN = "open"
+ROUND_CLOSED = "closed"
+
+
+class RecurringRound(SQLModel, table=True):
+    """A round opened every day by the scheduler (``/排查 每天 …``).
+
+    The scope is kept resolved (kind + ids) rather than as text, so a group's
+    later re-binding cannot change what a daily round covers; the unit list is
+    re-read from the roster at each opening so new units are included.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str
+    scope_kind: str
+    scope_ids: str = ""  # comma-separated ids of the resolved Scope
+    scope_label: str
+    open_minute: int  # minutes after local (Asia/Shanghai) midnight
+    close_minute: int
+    created_by: str
+    created_at: datetime = Field(default_factory=utcnow)
+    active: bool = True
+
+
+class CheckinRound(SQLModel, table=True):
+    """A screening round (排查). Its number ``#N`` shown to people is the id."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str
+    scope_kind: str
+    scope_ids: str = ""
+    scope_label: str
+    opened_by: str
+    opened_at: datetime = Field(default_factory=utcnow)
+    deadline: datetime
+    state: str = Field(default=ROUND_OPEN, index=True)  # open | closed
+    closed_at: datetime | None = None
+    closed_by: str | None = None
+    recurring_id: int | None = Field(default=None, foreign_key="recurringround.id")
+
+
+class CheckinRoundUnit(SQLModel, table=True):
+    """The units a round covers, snapshotted when it opens.
+
+    Registered households and the unit's place in the tree are copied so a
+    roster edit during a running round changes neither its denominator nor its
+    roll-up, and the roll-up needs no joins.
+    """
+
+    round_id: int = Field(foreign_key="checkinround.id", primary_key=True)
+    unit_id: int = Field(foreign_key="unit.id", primary_key=True)
+    building_id: int
+    grid_id: int
+    community_id: int
+    households: int
+
+
+class CheckinReport(SQLModel, table=True):
+    """One submission of ``/打卡``. History is kept: an amendment clears
+    ``is_current`` on the previous row; at most one current row per round and
+    unit (partial unique index), which is what every tally joins on."""
+
+    __table_args__ = (
+        Index("ix_checkinreport_round_unit", "round_id", "unit_id"),
+        Index(
+            "ux_checkinreport_current",
+            "round_id",
+            "unit_id",
+            unique=True,
+            sqlite_where=text("is_current = 1"),
+        ),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(foreign_key="checkinround.id")
+    unit_id: int = Field(foreign_key="unit.id")
+    reporter: str  # account that sent the report
+    households: int
+    returned: int = 0
+    isolated: int = 0
+    abnormal: int = 0
+    note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    reported_at: datetime = Field(default_factory=utcnow)
+    is_current: bool = True
+
+
+# --- scheduler ------------------------------------------------------------------------------
+
+ITEM_PENDING = "pending"
+ITEM_CLAIMED = "claimed"
+ITEM_DONE = "done"
+ITEM_MISSED = "missed"
+ITEM_CANCELLED = "cancelled"
+
+
+class ScheduledItem(SQLModel, table=True):
+    """Something due at a moment: the truth behind ``bot.scheduler``.
+
+    APScheduler only holds in-memory jobs rebuilt from the pending rows at
+    start; a row moves pending -> claimed (atomically, by whoever fires it) ->
+    done, so nothing runs twice even across restarts. ``missed`` is a row found
+    too late at start; ``cancelled`` one dropped by its owner (a round ended early).
+    """
+
+    __table_args__ = (UniqueConstraint("kind", "ref_id", "due_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str
+    ref_id: int
+    due_at: datetime
+    state: str = Field(default=ITEM_PENDING, index=True)
+    fired_at: datetime | None = None
+    attempts: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
