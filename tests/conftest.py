@@ -21,6 +21,7 @@ DATA = Path(__file__).with_name("data")
 def pytest_configure(config: pytest.Config) -> None:
     settings = Settings(superusers={SUPERUSER}, log_level="WARNING")
     kwargs = settings.nonebot_kwargs()
+    kwargs["console_headless_mode"] = True  # the console adapter without its TUI
     config.stash[NONEBOT_INIT_KWARGS] = kwargs
 
 

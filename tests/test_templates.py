@@ -19,7 +19,7 @@ H = HOSTILE
 # Templates that read attributes or loop need a structured sample; every other
 # variable gets the hostile string itself.
 SAMPLES: dict[str, dict] = {
-    "roster/help": {"commands": [SimpleNamespace(name=H)]},
+    "roster/help": {"commands": [{"name": H, "line": H}]},
     "roster/myinfo": {
         "info": SimpleNamespace(
             account=H, name=H, roles=[(H, H, NOW), (H, H, None)], teams=[H], accounts=[H]

@@ -12,7 +12,7 @@ from nonebot.plugin import PluginMetadata
 from bot.permissions import ADMIN_PERM, EVERYONE, STAFF_PERM, Guard
 from bot.platforms import account_of, group_of, platform_of
 from bot.reply import reply_template
-from bot.runtime import Runtime, RuntimeDep
+from bot.runtime import Runtime, RuntimeDep, current_runtime
 from plugins._common.commands import CommandSpec, declared_commands
 from plugins._common.parse import parse_scope, parse_unit, parse_when
 from plugins.roster import service
@@ -65,8 +65,13 @@ help_cmd = on_command("帮助", aliases={"help", "菜单"}, priority=10, block=T
 
 @help_cmd.handle()
 async def _help(bot: Bot, event: Event) -> None:
-    allowed = [spec for spec in declared_commands() if await spec.permission(bot, event)]
-    await reply_template(bot, event, "roster/help", commands=allowed)
+    rt = current_runtime()
+    lines = [
+        {"name": spec.name, "line": rt.renderer.render(f"usage/{spec.usage}").splitlines()[0]}
+        for spec in declared_commands()
+        if await spec.permission(bot, event)
+    ]
+    await reply_template(bot, event, "roster/help", commands=lines)
 
 
 info_cmd = on_command("我的信息", priority=10, block=True)
