@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 import sys
+from functools import partial
 
 import nonebot
 from nonebot.adapters import Bot, Event
 from nonebot.exception import IgnoredException
 from nonebot.message import event_preprocessor
 
+from bot.delivery import DeliveryTransport
+from bot.outbox import Outbox
 from bot.platforms import SYSTEM_ACCOUNTS, account_of
 from bot.runtime import Runtime, install_runtime
 from bot.settings import Settings
 from storage.db import Database
 
-PLUGINS = ("plugins.roster",)
+PLUGINS = ("plugins.roster", "plugins.checkin", "plugins.broadcast")
 
 
 async def _ignore_self_and_system(bot: Bot, event: Event) -> None:
@@ -55,6 +59,41 @@ def build_runtime(settings: Settings) -> Runtime:
     return Runtime(settings=settings, db=Database(settings.db_url))
 
 
+def declared_outbox_hooks(runtime: Runtime) -> dict:
+    """`extra["outbox_hooks"]` of the loaded plugins, bound to this runtime."""
+    hooks = {}
+    for plugin in nonebot.get_loaded_plugins():
+        meta = plugin.metadata
+        if meta and isinstance(meta.extra, dict):
+            for prefix, fn in meta.extra.get("outbox_hooks", {}).items():
+                hooks[prefix] = partial(fn, runtime)
+    return hooks
+
+
+async def alert_operators(runtime: Runtime, queue: str, detail: str) -> None:
+    """Tell the superusers, through any *other* connected account (the paused one
+    must stay quiet); the log line is always written by the outbox."""
+    text = runtime.renderer.render("ops/breaker_open", queue=queue, detail=detail)
+    paused_bot = queue.split(":", 1)[1]
+    for account in sorted(runtime.settings.superusers):
+        try:
+            await runtime.delivery.send_account_now(account, text, exclude_bot=paused_bot)
+        except Exception as err:  # no other account online: the log must do
+            logging.getLogger("gridbot.ops").warning("cannot alert %s: %s", account, err)
+
+
+def attach_outbox(runtime: Runtime, **kwargs) -> Outbox:
+    """Put the paced outbox behind the runtime's delivery seam."""
+    outbox = Outbox(
+        runtime.db, DeliveryTransport(runtime.delivery), runtime.settings.pacing_table(),
+        hooks=declared_outbox_hooks(runtime), alert=partial(alert_operators, runtime),
+        **kwargs,
+    )
+    runtime.outbox = outbox
+    runtime.delivery.attach(outbox)
+    return outbox
+
+
 def setup(settings: Settings, console: bool) -> Runtime:
     """Init NoneBot with our settings and install a runtime on its driver."""
     nonebot.init(**settings.nonebot_kwargs())
@@ -64,4 +103,12 @@ def setup(settings: Settings, console: bool) -> Runtime:
     install_runtime(runtime)
     driver = nonebot.get_driver()
     driver.on_shutdown(runtime.db.dispose)
+    from bot.scheduler import Scheduler, declared_hooks
+
+    runtime.scheduler = Scheduler.from_hooks(runtime, declared_hooks())
+    driver.on_startup(runtime.scheduler.start)
+    driver.on_shutdown(runtime.scheduler.stop)  # shutdown hooks run in reverse: before dispose
+    outbox = attach_outbox(runtime)
+    driver.on_startup(outbox.start)
+    driver.on_shutdown(outbox.stop)
     return runtime

@@ -9,8 +9,11 @@ ones, never by a hard-coded id. The paced outbox sits behind `to_group` /
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 import nonebot
 from nonebot.adapters import Bot, Event
@@ -25,6 +28,12 @@ from bot.platforms import (
     split_account,
 )
 from storage.models import ChatGroup
+from storage.models_outbox import OutboxItem
+
+if TYPE_CHECKING:
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
+    from bot.outbox import Outbox
 
 MAX_MENTIONS_PER_MESSAGE = 20
 
@@ -47,6 +56,11 @@ def chunk_mentions(mentions: Iterable[Mention], size: int = MAX_MENTIONS_PER_MES
 class Delivery:
     def __init__(self, bots: Callable[[], Mapping[str, Bot]] = nonebot.get_bots) -> None:
         self._bots = bots
+        self.outbox: Outbox | None = None
+
+    def attach(self, outbox: Outbox) -> None:
+        """From now on pushes go through the paced outbox."""
+        self.outbox = outbox
 
     async def reply(
         self, bot: Bot, event: Event, text: str, mentions: Iterable[Mention] = ()
@@ -62,27 +76,137 @@ class Delivery:
             else:
                 await send_to_group(bot, group_id, message)
 
-    def bot_for(self, platform: str, bot_id: str = "") -> Bot:
+    def bot_for(self, platform: str, bot_id: str = "", exclude: str = "") -> Bot:
         bots = self._bots()
         if bot_id and bot_id in bots and platform_of(bots[bot_id]) == platform:
             return bots[bot_id]
         for bot in bots.values():
-            if platform_of(bot) == platform:
+            if platform_of(bot) == platform and bot.self_id != exclude:
                 return bot
         raise DeliveryUnavailable(f"no connected {platform} bot")
 
     async def to_group(
-        self, group: ChatGroup, text: str, mentions: Iterable[Mention] = ()
+        self,
+        group: ChatGroup,
+        text: str,
+        mentions: Iterable[Mention] = (),
+        *,
+        session: AsyncSession | None = None,
+        source: str = "",
+        priority: int = 0,
+        not_before: datetime | None = None,
     ) -> list[Any]:
-        bot = self.bot_for(group.platform, group.bot_id)
+        """Push to a stored group: queued in the outbox (in `session`'s transaction
+        when given, else in its own), or sent at once when no outbox is attached."""
+        mentions = tuple(mentions)
+        if self.outbox is None:
+            return await self.send_group_now(group.platform, group.bot_id, group.group_id,
+                                              text, mentions)
+        kind, target = ("webhook", group.webhook_url) if group.webhook_url else (
+            "group", group.group_id)
+        return await self._enqueue(
+            session, platform=group.platform, bot_id=group.bot_id, target_kind=kind,
+            target=target, chat_group_id=group.id, text=text,
+            mentions=[(m.account, m.name) for m in mentions], source=source,
+            priority=priority, not_before=not_before,
+        )
+
+    async def to_account(
+        self,
+        account: str,
+        text: str,
+        *,
+        session: AsyncSession | None = None,
+        source: str = "",
+        priority: int = 0,
+    ) -> Any:
+        """Push privately to an account (through the outbox when attached)."""
+        platform, _ = split_account(account)
+        if self.outbox is None:
+            return await self.send_account_now(account, text)
+        return await self._enqueue(
+            session, platform=platform, target_kind="account", target=account, text=text,
+            source=source, priority=priority,
+        )
+
+    async def _enqueue(self, session: AsyncSession | None, **fields: Any) -> list[OutboxItem]:
+        assert self.outbox is not None
+        if session is not None:
+            items = await self.outbox.enqueue(session, **fields)
+            _notify_after_commit(session, self.outbox)
+            return items
+        async with self.outbox.db.write() as own:
+            items = await self.outbox.enqueue(own, **fields)
+        self.outbox.notify()
+        return items
+
+    async def send_group_now(
+        self, platform: str, bot_id: str, group_id: str, text: str,
+        mentions: tuple[Mention, ...] = (),
+    ) -> list[Any]:
+        bot = self.bot_for(platform, bot_id)
         results = []
-        for batch in list(chunk_mentions(tuple(mentions))) or [()]:
-            results.append(
-                await send_to_group(bot, group.group_id, build_message(bot, text, batch))
-            )
+        for batch in list(chunk_mentions(mentions)) or [()]:
+            results.append(await send_to_group(bot, group_id, build_message(bot, text, batch)))
         return results
 
-    async def to_account(self, account: str, text: str) -> Any:
+    async def send_account_now(self, account: str, text: str, exclude_bot: str = "") -> Any:
         platform, uid = split_account(account)
-        bot = self.bot_for(platform)
+        bot = self.bot_for(platform, exclude=exclude_bot)
         return await send_to_user(bot, uid, build_message(bot, text))
+
+
+def _notify_after_commit(session: AsyncSession, outbox: Outbox) -> None:
+    from sqlalchemy import event
+
+    loop = asyncio.get_running_loop()
+
+    def _after_commit(_session: Any) -> None:
+        loop.call_soon(outbox.notify)
+
+    event.listen(session.sync_session, "after_commit", _after_commit, once=True)
+
+
+class DeliveryTransport:
+    """How the outbox reaches the platforms: through the connected NoneBot bots."""
+
+    def __init__(self, delivery: Delivery, webhook: Any = None) -> None:
+        self.delivery = delivery
+        self.webhook = webhook
+
+    async def send(self, item: OutboxItem) -> None:
+        from nonebot.exception import ActionFailed, ApiNotAvailable
+
+        from bot.outbox import NotSent, SendFailed
+
+        if item.target_kind == "webhook":
+            if self.webhook is None:
+                raise SendFailed(None, "no webhook channel configured")
+            await self.webhook.send(item)
+            return
+        mentions = tuple(Mention(a, n) for a, n in json.loads(item.mentions))
+        try:
+            bot = self.bot_for_item(item)
+        except DeliveryUnavailable as err:
+            raise NotSent(str(err)) from err
+        message = build_message(bot, item.text, mentions)
+        try:
+            if item.target_kind == "group":
+                await send_to_group(bot, item.target, message)
+            else:
+                await send_to_user(bot, split_account(item.target)[1], message)
+        except ApiNotAvailable as err:  # raised before anything is written to the socket
+            raise NotSent(str(err)) from err
+        except ActionFailed as err:
+            info = getattr(err, "info", None) or {}
+            raise SendFailed(info.get("retcode"), str(info.get("message", err))) from err
+
+    def bot_for_item(self, item: OutboxItem) -> Bot:
+        if item.bot_id:
+            # A queue belongs to one account: never switch a group's sender silently.
+            bots = self.delivery._bots()
+            bot = bots.get(item.bot_id)
+            if bot is None or platform_of(bot) != item.platform:
+                raise DeliveryUnavailable(f"bot {item.platform}:{item.bot_id} not connected")
+            return bot
+        return self.delivery.bot_for(item.platform)

@@ -22,6 +22,7 @@ from storage.db import Database
 from storage.timeutil import local_now
 
 if TYPE_CHECKING:
+    from bot.outbox import Outbox
     from bot.scheduler import Scheduler
 
 
@@ -42,6 +43,7 @@ class Runtime:
         self.renderer = renderer or Renderer()
         self.clock = clock
         self.scheduler: Scheduler | None = None  # set by bot.app.setup once it exists
+        self.outbox: Outbox | None = None  # the paced outbox, attached by bot.app
 
     def now(self) -> datetime:
         return self.clock()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from dotenv import dotenv_values
 from pydantic import BaseModel, Field, field_validator
 
 DEFAULT_DB_URL = "sqlite+aiosqlite:///data/gridbot.db"
+_QUIET = re.compile(r"([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d")
 
 
 class Settings(BaseModel):
@@ -29,6 +31,12 @@ class Settings(BaseModel):
     demo: bool = Field(True, alias="gridbot_demo")
     invite_ttl_hours: int = Field(72, alias="gridbot_invite_ttl_hours")
     log_level: str = "INFO"
+    # Outbox pacing overrides per platform, JSON: {"qq": {"interval": 2, "per_minute": 15}}
+    pacing: dict[str, dict[str, float]] = Field(default_factory=dict, alias="gridbot_pacing")
+    quiet_hours: str = Field("22:00-07:00", alias="gridbot_quiet_hours")
+    duplicate_window_s: int = Field(60, alias="gridbot_duplicate_window")
+    ack_chase_minutes: int = Field(60, alias="gridbot_ack_chase_minutes")
+    policy_remind_hours: int = Field(24, alias="gridbot_policy_remind_hours")
 
     model_config = {"populate_by_name": True, "extra": "ignore"}
 
@@ -41,6 +49,27 @@ class Settings(BaseModel):
                 return set(json.loads(v))
             return {s.strip() for s in v.split(",") if s.strip()}
         return v
+
+    @field_validator("pacing", mode="before")
+    @classmethod
+    def _parse_pacing(cls, v: Any) -> Any:
+        return json.loads(v) if isinstance(v, str) else v
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _check_quiet_hours(cls, v: str) -> str:
+        if v and not _QUIET.fullmatch(v):
+            raise ValueError("quiet hours look like 22:00-07:00 (empty = none)")
+        return v
+
+    def pacing_table(self) -> dict[str, Any]:
+        from bot.outbox import DEFAULT_PACING, Pacing
+
+        table = dict(DEFAULT_PACING)
+        for platform, values in self.pacing.items():
+            base = table.get(platform, DEFAULT_PACING["qq"])
+            table[platform] = Pacing(**{**base.__dict__, **values})
+        return table
 
     def nonebot_kwargs(self) -> dict[str, Any]:
         """What `nonebot.init` needs from us (NoneBot reads the rest itself)."""

@@ -97,6 +97,8 @@ class ChatGroup(SQLModel, table=True):
     scope_kind: str = "all"
     scope_id: int = 0
     bound_by: str = ""
+    # A WeCom group-robot webhook: push-only channel used instead of a bot-joined room.
+    webhook_url: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -121,6 +123,7 @@ class AuditLog(SQLModel, table=True):
     detail: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
 
 
+from storage.models_broadcast import Broadcast, BroadcastAck  # noqa: E402,F401
 from storage.models_checkin import (  # noqa: E402,F401  (check-in and scheduler tables)
     CheckinReport,
     CheckinRound,
@@ -128,3 +131,4 @@ from storage.models_checkin import (  # noqa: E402,F401  (check-in and scheduler
     RecurringRound,
     ScheduledItem,
 )
+from storage.models_outbox import OutboxItem  # noqa: E402,F401  (the paced outbox)

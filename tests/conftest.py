@@ -94,3 +94,17 @@ def dump_db(runtime: Runtime) -> list[str]:
         return [line for line in conn.iterdump() if line.startswith("INSERT")]
     finally:
         conn.close()
+
+
+@pytest.fixture
+async def outbox(runtime: Runtime):
+    """The real outbox behind the runtime's delivery, fast pacing, running."""
+    from bot.app import attach_outbox
+    from bot.outbox import Pacing
+
+    fast = Pacing(interval=0.0, jitter=0.0, per_minute=100_000)
+    runtime.settings.pacing = {"qq": fast.__dict__}
+    box = attach_outbox(runtime, poll=0.05)
+    await box.start()
+    yield box
+    await box.stop()

@@ -1,0 +1,430 @@
+"""The paced, crash-safe outbox behind every pushed message.
+
+- A message becomes `OutboxItem` rows inside the caller's transaction, so a
+  broadcast and its deliveries commit together or not at all.
+- One worker per queue (a sending account) takes the next pending row, waits
+  for its pace (a minimum interval plus random jitter, and a per-minute cap),
+  *claims* it (pending -> sending, committed) and only then calls the platform.
+- The outcome is recorded: sent, failed (the platform said no), or unknown
+  (timeout, dropped connection, crash between claim and answer). An unknown
+  send is never retried by the bot: a duplicate notice in 300 groups is worse
+  than asking staff to look. Rows left in `sending` by a crash become unknown
+  at start.
+- K consecutive refusals (e.g. OneBot `retcode=1200`, risk control) open a
+  circuit breaker: the queue pauses for a cool-down and operators are alerted.
+
+Clock, sleep and randomness are injected so pacing is tested in virtual time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from sqlalchemy import or_
+from sqlmodel import col, func, select, update
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.db import Database
+from storage.models_outbox import (
+    OUT_CANCELLED,
+    OUT_FAILED,
+    OUT_PENDING,
+    OUT_SENDING,
+    OUT_SENT,
+    OUT_UNKNOWN,
+    OutboxItem,
+)
+from storage.repo import audit
+from storage.timeutil import utcnow
+
+log = logging.getLogger("gridbot.outbox")
+
+MAX_MENTIONS_PER_MESSAGE = 20
+
+
+@dataclass(frozen=True)
+class Pacing:
+    interval: float  # seconds between two sends of one queue, at least
+    jitter: float  # plus up to this many seconds, at random
+    per_minute: int  # and never more than this many in any 60 s
+    breaker_failures: int = 5  # consecutive refusals that pause the queue
+    breaker_cooldown: float = 600.0  # seconds the queue stays paused
+
+
+# DESIGN.md §5: NapCat mutes bursts; WeChat wants >= 1 s apart (safe mode 40/min,
+# one per 3 s per chat); WeCom webhooks take 20/min.
+DEFAULT_PACING: dict[str, Pacing] = {
+    "qq": Pacing(interval=1.5, jitter=1.0, per_minute=20),
+    "wx": Pacing(interval=2.0, jitter=1.0, per_minute=20),
+    "webhook": Pacing(interval=3.0, jitter=0.2, per_minute=20),
+    "console": Pacing(interval=0.0, jitter=0.0, per_minute=600),
+}
+
+
+class NotSent(Exception):
+    """The message certainly did not leave (no connected bot): try again later."""
+
+
+class SendFailed(Exception):
+    """The platform refused the message; `code` is its error code if any."""
+
+    def __init__(self, code: int | None, message: str = "") -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+class Transport(Protocol):
+    async def send(self, item: OutboxItem) -> None: ...
+
+
+class Pacer:
+    """Decides how long a queue must wait before its next send."""
+
+    def __init__(self, pacing: Pacing, rng: random.Random) -> None:
+        self.pacing = pacing
+        self.rng = rng
+        self.recent: deque[float] = deque()
+        self.next_gap = pacing.interval
+        self.last: float | None = None
+
+    def delay(self, now: float) -> float:
+        wait = 0.0
+        if self.last is not None:
+            wait = max(wait, self.last + self.next_gap - now)
+        while self.recent and self.recent[0] <= now - 60.0:
+            self.recent.popleft()
+        if len(self.recent) >= self.pacing.per_minute:
+            wait = max(wait, self.recent[0] + 60.0 - now)
+        return wait
+
+    def record(self, now: float) -> None:
+        self.last = now
+        self.recent.append(now)
+        self.next_gap = self.pacing.interval + self.rng.uniform(0, self.pacing.jitter)
+
+
+@dataclass
+class QueueState:
+    pacer: Pacer
+    failures: int = 0
+    paused_until: float | None = None
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+FinalHook = Callable[[OutboxItem], Awaitable[None]]
+AlertHook = Callable[[str, str], Awaitable[None]]
+
+
+def queue_key(platform: str, bot_id: str, target_kind: str, target: str) -> str:
+    if target_kind == "webhook":
+        return f"webhook:{target}"
+    return f"{platform}:{bot_id or '*'}"
+
+
+class Outbox:
+    def __init__(
+        self,
+        db: Database,
+        transport: Transport,
+        pacing: Mapping[str, Pacing] | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        wall: Callable[[], datetime] = utcnow,
+        rng: random.Random | None = None,
+        hooks: Mapping[str, FinalHook] | None = None,
+        alert: AlertHook | None = None,
+        poll: float = 1.0,
+    ) -> None:
+        self.db = db
+        self.transport = transport
+        self.pacing = {**DEFAULT_PACING, **(pacing or {})}
+        self.clock = clock
+        self.sleep = sleep
+        self.wall = wall
+        self.rng = rng or random.Random()
+        self.hooks = dict(hooks or {})
+        self.alert = alert
+        self.poll = poll
+        self.queues: dict[str, QueueState] = {}
+        self.workers: dict[str, asyncio.Task] = {}
+        self.running = False
+
+    # --- writing --------------------------------------------------------------
+
+    async def enqueue(
+        self,
+        session: AsyncSession,
+        *,
+        platform: str,
+        target_kind: str,
+        target: str,
+        text: str,
+        bot_id: str = "",
+        mentions: Iterable[tuple[str, str]] = (),
+        source: str = "",
+        priority: int = 0,
+        not_before: datetime | None = None,
+        chat_group_id: int | None = None,
+    ) -> list[OutboxItem]:
+        """Add rows in the caller's transaction; call `notify()` after it commits."""
+        mentions = list(mentions)
+        batches = [
+            mentions[i : i + MAX_MENTIONS_PER_MESSAGE]
+            for i in range(0, len(mentions), MAX_MENTIONS_PER_MESSAGE)
+        ] or [[]]
+        items = []
+        for batch in batches:
+            item = OutboxItem(
+                queue=queue_key(platform, bot_id, target_kind, target),
+                platform=platform, bot_id=bot_id, target_kind=target_kind, target=target,
+                chat_group_id=chat_group_id, text=text,
+                mentions=json.dumps(batch, ensure_ascii=False), source=source,
+                priority=priority, not_before=not_before,
+            )
+            session.add(item)
+            items.append(item)
+        await session.flush()
+        return items
+
+    def notify(self) -> None:
+        """Wake the workers (and start one for a queue seen for the first time)."""
+        if not self.running:
+            return
+        asyncio.get_running_loop().create_task(self._spawn_pending_queues())
+        for state in self.queues.values():
+            state.wake.set()
+
+    async def cancel(self, session: AsyncSession, source: str) -> int:
+        result = await session.exec(
+            update(OutboxItem)
+            .where(col(OutboxItem.source) == source, col(OutboxItem.state) == OUT_PENDING)
+            .values(state=OUT_CANCELLED, finished_at=self.wall())
+        )
+        return result.rowcount or 0
+
+    # --- lifecycle ------------------------------------------------------------
+
+    async def recover(self) -> int:
+        """A row still `sending` was interrupted mid-call: its fate is unknown."""
+        async with self.db.write() as s:
+            result = await s.exec(
+                update(OutboxItem)
+                .where(col(OutboxItem.state) == OUT_SENDING)
+                .values(state=OUT_UNKNOWN, error="interrupted (restart)", finished_at=self.wall())
+            )
+            n = result.rowcount or 0
+            if n:
+                await audit(s, "system", "outbox_recover", f"{n} in-flight sends marked unknown")
+        if n:
+            log.warning("%d in-flight sends from before the restart marked unknown", n)
+        return n
+
+    async def start(self) -> None:
+        await self.recover()
+        self.running = True
+        await self._spawn_pending_queues()
+
+    async def stop(self) -> None:
+        self.running = False
+        for task in self.workers.values():
+            task.cancel()
+        for task in self.workers.values():
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self.workers.clear()
+
+    async def _spawn_pending_queues(self) -> None:
+        async with self.db.read() as s:
+            keys = (
+                await s.exec(
+                    select(OutboxItem.queue).where(OutboxItem.state == OUT_PENDING).distinct()
+                )
+            ).all()
+        for key in keys:
+            self._ensure_worker(key)
+
+    def _ensure_worker(self, key: str) -> None:
+        if not self.running:
+            return
+        if key not in self.queues:
+            platform = key.split(":", 1)[0]
+            pacing = self.pacing.get(platform, DEFAULT_PACING["qq"])
+            self.queues[key] = QueueState(Pacer(pacing, self.rng))
+        task = self.workers.get(key)
+        if task is None or task.done():
+            self.workers[key] = asyncio.get_running_loop().create_task(self._work(key))
+
+    async def idle(self) -> bool:
+        """True when nothing is pending or sending that is due now (for tests, reports)."""
+        async with self.db.read() as s:
+            n = (
+                await s.exec(
+                    select(func.count()).select_from(OutboxItem).where(
+                        or_(
+                            col(OutboxItem.state) == OUT_SENDING,
+                            (col(OutboxItem.state) == OUT_PENDING)
+                            & (
+                                col(OutboxItem.not_before).is_(None)
+                                | (col(OutboxItem.not_before) <= self.wall())
+                            ),
+                        )
+                    )
+                )
+            ).one()
+        return n == 0
+
+    # --- the worker -----------------------------------------------------------
+
+    async def _next(self, key: str) -> OutboxItem | None:
+        async with self.db.read() as s:
+            return (
+                await s.exec(
+                    select(OutboxItem)
+                    .where(
+                        OutboxItem.queue == key,
+                        OutboxItem.state == OUT_PENDING,
+                        or_(
+                            col(OutboxItem.not_before).is_(None),
+                            col(OutboxItem.not_before) <= self.wall(),
+                        ),
+                    )
+                    .order_by(col(OutboxItem.priority).desc(), col(OutboxItem.id))
+                    .limit(1)
+                )
+            ).first()
+
+    async def _claim(self, item_id: int) -> bool:
+        async with self.db.write() as s:
+            result = await s.exec(
+                update(OutboxItem)
+                .where(col(OutboxItem.id) == item_id, col(OutboxItem.state) == OUT_PENDING)
+                .values(
+                    state=OUT_SENDING, attempts=OutboxItem.attempts + 1, sending_at=self.wall()
+                )
+            )
+            return (result.rowcount or 0) == 1
+
+    async def _finish(self, item: OutboxItem, state: str, error: str = "") -> None:
+        async with self.db.write() as s:
+            await s.exec(
+                update(OutboxItem)
+                .where(col(OutboxItem.id) == item.id)
+                .values(state=state, error=error[:500], finished_at=self.wall())
+            )
+        item.state, item.error = state, error
+        hook = self.hooks.get(item.source.split(":", 1)[0])
+        if hook is not None:
+            try:
+                await hook(item)
+            except Exception:  # a report that fails must not stop the queue
+                log.exception("outbox hook for %s failed", item.source)
+
+    async def _unclaim(self, item: OutboxItem) -> None:
+        async with self.db.write() as s:
+            await s.exec(
+                update(OutboxItem)
+                .where(col(OutboxItem.id) == item.id, col(OutboxItem.state) == OUT_SENDING)
+                .values(state=OUT_PENDING, attempts=OutboxItem.attempts - 1, sending_at=None)
+            )
+
+    async def _wait(self, state: QueueState, seconds: float) -> None:
+        """Sleep, but wake early when new work is announced."""
+        if self.sleep is not asyncio.sleep:
+            await self.sleep(seconds)  # virtual time in tests
+            return
+        state.wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(state.wake.wait(), timeout=seconds)
+
+    async def _work(self, key: str) -> None:
+        state = self.queues[key]
+        while self.running:
+            try:
+                await self._step(key, state)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the database was busy, a hook broke: keep the queue alive
+                log.exception("outbox worker %s hiccup", key)
+                await self.sleep(self.poll)
+
+    async def _step(self, key: str, state: QueueState) -> None:
+        now = self.clock()
+        if state.paused_until is not None:
+            if now < state.paused_until:
+                await self.sleep(state.paused_until - now)
+                return
+            state.paused_until = None  # half-open: one try decides
+            state.failures = state.pacer.pacing.breaker_failures - 1
+        item = await self._next(key)
+        if item is None:
+            await self._wait(state, self.poll)
+            return
+        delay = state.pacer.delay(now)
+        if delay > 0:
+            await self.sleep(delay)
+            return
+        if not await self._claim(item.id):
+            return
+        state.pacer.record(self.clock())
+        try:
+            await self.transport.send(item)
+        except NotSent as err:
+            await self._unclaim(item)
+            log.info("queue %s: no connected bot (%s), waiting", key, err)
+            await self.sleep(self.poll)
+        except SendFailed as err:
+            await self._finish(item, OUT_FAILED, str(err))
+            state.failures += 1
+            if state.failures >= state.pacer.pacing.breaker_failures:
+                await self._open_breaker(key, state, err)
+        except asyncio.CancelledError:
+            # Shutting down mid-call: we cannot know whether it went out.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._finish(item, OUT_UNKNOWN, "cancelled mid-send"))
+            raise
+        except Exception as err:
+            await self._finish(item, OUT_UNKNOWN, f"{type(err).__name__}: {err}")
+        else:
+            state.failures = 0
+            await self._finish(item, OUT_SENT)
+
+    async def _open_breaker(self, key: str, state: QueueState, err: SendFailed) -> None:
+        cooldown = state.pacer.pacing.breaker_cooldown
+        state.paused_until = self.clock() + cooldown
+        detail = f"{key}: {state.failures} refusals in a row, last {err}; paused {cooldown:.0f}s"
+        log.error("circuit breaker open: %s", detail)
+        async with self.db.write() as s:
+            await audit(s, "system", "outbox_breaker_open", detail)
+        if self.alert is not None:
+            try:
+                await self.alert(key, detail)
+            except Exception:
+                log.exception("operator alert failed")
+
+    # --- reading --------------------------------------------------------------
+
+    async def counts(self, source: str) -> dict[str, int]:
+        async with self.db.read() as s:
+            rows = (
+                await s.exec(
+                    select(OutboxItem.state, func.count())
+                    .where(OutboxItem.source == source)
+                    .group_by(OutboxItem.state)
+                )
+            ).all()
+        return {state: n for state, n in rows}
+
+
+FINAL_STATES = (OUT_SENT, OUT_FAILED, OUT_UNKNOWN, OUT_CANCELLED)

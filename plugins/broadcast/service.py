@@ -1,0 +1,331 @@
+"""Broadcast logic: targets, previews, confirmation into the outbox, reports.
+
+Plain async functions over a session; the outbox rows for a confirmed broadcast
+are written in the same transaction that confirms it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from typing import TYPE_CHECKING
+
+from sqlmodel import col, select, update
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import ChatGroup
+from storage.models_broadcast import (
+    BC_CANCELLED,
+    BC_CONFIRMED,
+    BC_PREVIEW,
+    Broadcast,
+    BroadcastAck,
+)
+from storage.models_outbox import OUT_PENDING, OUT_SENDING, OutboxItem
+from storage.repo import ADMIN, Scope, audit, roles_of_account, scope_label, units_in
+from storage.timeutil import SHANGHAI, local
+
+if TYPE_CHECKING:
+    from bot.outbox import Outbox, Pacing
+
+MAX_TEXT = 1000
+URGENT_PRIORITY = 10
+REPORT_PRIORITY = 20
+
+
+class BroadcastError(ValueError):
+    def __init__(self, code: str, **context) -> None:
+        super().__init__(code)
+        self.code = code
+        self.context = context
+
+
+# --- targets -----------------------------------------------------------------
+
+
+async def group_unit_ids(session: AsyncSession, group: ChatGroup) -> set[int]:
+    scope = Scope(group.scope_kind, (group.scope_id,), "")
+    if group.scope_kind == "all":
+        scope = Scope("all", (), "全部")
+    return {u.id for _, u in await units_in(session, scope)}
+
+
+async def resident_targets(session: AsyncSession, scope: Scope) -> list[ChatGroup]:
+    """Resident groups bound *inside* the scope: a group covering more than the
+    scope (a grid group for a one-building notice) is left out."""
+    groups = (
+        await session.exec(
+            select(ChatGroup).where(ChatGroup.kind == "resident").order_by(ChatGroup.id)
+        )
+    ).all()
+    if scope.kind == "all":
+        return list(groups)
+    wanted = {u.id for _, u in await units_in(session, scope)}
+    out = []
+    for g in groups:
+        if g.scope_kind == "all":
+            continue
+        covered = await group_unit_ids(session, g)
+        if covered and covered <= wanted:
+            out.append(g)
+    return out
+
+
+async def group_label(session: AsyncSession, group: ChatGroup) -> str:
+    return await scope_label(session, group.scope_kind, group.scope_id)
+
+
+# --- timing ------------------------------------------------------------------
+
+
+def parse_quiet(spec: str) -> tuple[time, time] | None:
+    if not spec:
+        return None
+    a, b = spec.split("-")
+    return time.fromisoformat(a), time.fromisoformat(b)
+
+
+def quiet_until(now: datetime, spec: str) -> datetime | None:
+    """If `now` falls in the quiet hours, the moment they end (Asia/Shanghai)."""
+    window = parse_quiet(spec)
+    if window is None:
+        return None
+    start, end = window
+    t = local(now)
+    clock = t.timetz().replace(tzinfo=None)
+    if start <= end:
+        inside = start <= clock < end
+    else:  # across midnight, e.g. 22:00-07:00
+        inside = clock >= start or clock < end
+    if not inside:
+        return None
+    day = t.date() if clock < end else t.date() + timedelta(days=1)
+    return datetime.combine(day, end, tzinfo=SHANGHAI)
+
+
+def estimate_seconds(n: int, pacing: Pacing) -> float:
+    """Time for n sends in one queue: the interval or the per-minute cap, whichever binds."""
+    if n <= 1:
+        return 0.0
+    by_gap = (n - 1) * (pacing.interval + pacing.jitter / 2)
+    by_cap = ((n - 1) // max(pacing.per_minute, 1)) * 60.0
+    return max(by_gap, by_cap)
+
+
+# --- commands ----------------------------------------------------------------
+
+
+@dataclass
+class Preview:
+    broadcast: Broadcast
+    labels: list[str]
+    duplicate: bool
+    estimate_s: float
+    held_until: datetime | None
+    queued_ahead: int = 0
+
+
+async def create_preview(
+    session: AsyncSession,
+    *,
+    actor: str,
+    scope: Scope,
+    text: str,
+    urgent: bool,
+    ack: bool,
+    now: datetime,
+    quiet: str,
+    duplicate_window: timedelta,
+    pacing: dict[str, Pacing],
+) -> Preview:
+    text = text.strip()
+    if not text:
+        raise BroadcastError("empty")
+    if len(text) > MAX_TEXT:
+        raise BroadcastError("too_long", limit=MAX_TEXT, length=len(text))
+    groups = await resident_targets(session, scope)
+    if not groups:
+        raise BroadcastError("no_targets", scope=scope.label)
+    recent = (
+        await session.exec(
+            select(Broadcast).where(
+                Broadcast.created_by == actor,
+                Broadcast.text == text,
+                Broadcast.state == BC_CONFIRMED,
+                col(Broadcast.confirmed_at) >= now - duplicate_window,
+            )
+        )
+    ).first()
+    bc = Broadcast(
+        created_by=actor, created_at=now, scope_label=scope.label,
+        targets=json.dumps([g.id for g in groups]), text=text, urgent=urgent, ack_required=ack,
+    )
+    session.add(bc)
+    await session.flush()
+    per_platform: dict[str, int] = {}
+    for g in groups:
+        key = "webhook" if g.webhook_url else g.platform
+        per_platform[key] = per_platform.get(key, 0) + 1
+    estimate = max(
+        estimate_seconds(n, pacing.get(p, pacing["qq"])) for p, n in per_platform.items()
+    )
+    ahead = (
+        await session.exec(
+            select(OutboxItem.id).where(col(OutboxItem.state).in_([OUT_PENDING, OUT_SENDING]))
+        )
+    ).all()
+    labels = [await group_label(session, g) for g in groups]
+    await audit(session, actor, "broadcast_preview", f"#{bc.id} {scope.label} groups={len(groups)}")
+    return Preview(
+        bc, labels, recent is not None, estimate,
+        None if urgent else quiet_until(now, quiet), len(ahead),
+    )
+
+
+async def _own_broadcast(session: AsyncSession, actor: str, number: int) -> Broadcast:
+    bc = await session.get(Broadcast, number)
+    if bc is None:
+        raise BroadcastError("not_found", number=number)
+    if bc.created_by != actor and ADMIN not in await roles_of_account(session, actor):
+        raise BroadcastError("not_yours", number=number)
+    return bc
+
+
+async def confirm(
+    session: AsyncSession,
+    outbox: Outbox,
+    *,
+    actor: str,
+    number: int,
+    now: datetime,
+    quiet: str,
+    superuser: bool = False,
+) -> tuple[Broadcast, int]:
+    bc = await session.get(Broadcast, number)
+    if bc is None:
+        raise BroadcastError("not_found", number=number)
+    if not superuser:
+        bc = await _own_broadcast(session, actor, number)
+    if bc.state == BC_CONFIRMED:
+        raise BroadcastError("already_confirmed", number=number)
+    if bc.state == BC_CANCELLED:
+        raise BroadcastError("already_cancelled", number=number)
+    held = None if bc.urgent else quiet_until(now, quiet)
+    claimed = await session.exec(
+        update(Broadcast)
+        .where(col(Broadcast.id) == bc.id, col(Broadcast.state) == BC_PREVIEW)
+        .values(state=BC_CONFIRMED, confirmed_at=now, not_before=held)
+    )
+    if (claimed.rowcount or 0) != 1:  # confirmed twice at once: only one wins
+        raise BroadcastError("already_confirmed", number=number)
+    ids = json.loads(bc.targets)
+    groups = (await session.exec(select(ChatGroup).where(col(ChatGroup.id).in_(ids)))).all()
+    text = bc.text
+    for g in groups:
+        kind, target = ("webhook", g.webhook_url) if g.webhook_url else ("group", g.group_id)
+        await outbox.enqueue(
+            session, platform=g.platform, bot_id=g.bot_id, target_kind=kind, target=target,
+            chat_group_id=g.id, text=text, source=f"broadcast:{bc.id}",
+            priority=URGENT_PRIORITY if bc.urgent else 0, not_before=held,
+        )
+    await audit(session, actor, "broadcast_confirm", f"#{bc.id} groups={len(groups)}")
+    return bc, len(groups)
+
+
+async def cancel(
+    session: AsyncSession, outbox: Outbox, *, actor: str, number: int, superuser: bool = False
+) -> tuple[Broadcast, int]:
+    bc = await session.get(Broadcast, number)
+    if bc is None:
+        raise BroadcastError("not_found", number=number)
+    if not superuser:
+        bc = await _own_broadcast(session, actor, number)
+    if bc.state == BC_CANCELLED:
+        raise BroadcastError("already_cancelled", number=number)
+    stopped = await outbox.cancel(session, f"broadcast:{bc.id}")
+    bc.state = BC_CANCELLED
+    session.add(bc)
+    await audit(session, actor, "broadcast_cancel", f"#{bc.id} stopped={stopped}")
+    return bc, stopped
+
+
+@dataclass
+class DeliveryReport:
+    broadcast: Broadcast
+    counts: dict[str, int]
+    problems: list[tuple[str, str, str]] = field(default_factory=list)  # label, state, error
+    acked: int = 0
+
+    @property
+    def done(self) -> bool:
+        return not (self.counts.get(OUT_PENDING) or self.counts.get(OUT_SENDING))
+
+
+async def delivery_report(session: AsyncSession, number: int) -> DeliveryReport:
+    bc = await session.get(Broadcast, number)
+    if bc is None:
+        raise BroadcastError("not_found", number=number)
+    items = (
+        await session.exec(select(OutboxItem).where(OutboxItem.source == f"broadcast:{bc.id}"))
+    ).all()
+    counts: dict[str, int] = {}
+    problems = []
+    for it in items:
+        counts[it.state] = counts.get(it.state, 0) + 1
+        if it.state in ("failed", "unknown"):
+            g = await session.get(ChatGroup, it.chat_group_id) if it.chat_group_id else None
+            label = await group_label(session, g) if g else it.target
+            problems.append((label, it.state, it.error))
+    acked = len(
+        (await session.exec(select(BroadcastAck).where(BroadcastAck.broadcast_id == bc.id))).all()
+    )
+    return DeliveryReport(bc, counts, problems, acked)
+
+
+async def claim_report(session: AsyncSession, number: int, now: datetime) -> bool:
+    """Exactly one finished item gets to send the 'all done' report."""
+    result = await session.exec(
+        update(Broadcast)
+        .where(col(Broadcast.id) == number, col(Broadcast.reported_at).is_(None))
+        .values(reported_at=now)
+    )
+    return (result.rowcount or 0) == 1
+
+
+# --- syntax ------------------------------------------------------------------
+
+_SCOPE_PREFIX = re.compile(r"^\s*范围\s*[:：]?\s*(\S+)\s+(.*)$", re.S)
+_NUMBER = re.compile(r"^\s*[#＃]?\s*([0-9０-９]{1,9})\s*$")
+
+
+@dataclass(frozen=True)
+class BroadcastArgs:
+    scope: str | None
+    text: str
+    ack: bool
+
+
+def parse_broadcast(raw: str) -> BroadcastArgs | None:
+    """`[范围 <范围>] [需回执] <内容>`; the content keeps its own line breaks."""
+    raw = raw.strip()
+    scope = None
+    m = _SCOPE_PREFIX.match(raw)
+    if m:
+        scope, raw = m.group(1), m.group(2).strip()
+    ack = False
+    if raw.startswith("需回执"):
+        ack, raw = True, raw[len("需回执") :].strip()
+    if not raw:
+        return None
+    return BroadcastArgs(scope, raw, ack)
+
+
+def parse_number(raw: str) -> int | None:
+    m = _NUMBER.match(raw)
+    if not m:
+        return None
+    import unicodedata
+
+    return int(unicodedata.normalize("NFKC", m.group(1)))
