@@ -22,6 +22,7 @@ def pytest_configure(config: pytest.Config) -> None:
     settings = Settings(superusers={SUPERUSER}, log_level="WARNING")
     kwargs = settings.nonebot_kwargs()
     kwargs["console_headless_mode"] = True  # the console adapter without its TUI
+    kwargs["api_timeout"] = 3.0  # a send lost with a dropped socket times out quickly
     config.stash[NONEBOT_INIT_KWARGS] = kwargs
 
 
