@@ -159,6 +159,9 @@ class Outbox:
         self.poll = poll
         self.queues: dict[str, QueueState] = {}
         self.workers: dict[str, asyncio.Task] = {}
+        # Recording an outcome (and its hooks) runs beside the queue, so the
+        # bookkeeping of one send never delays the next one's slot.
+        self.settling: set[asyncio.Task] = set()
         self.running = False
 
     # --- writing --------------------------------------------------------------
@@ -244,6 +247,13 @@ class Outbox:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self.workers.clear()
+        if self.settling:
+            await asyncio.wait(set(self.settling), timeout=10)
+
+    def _settle(self, item: OutboxItem, state: str, error: str = "") -> None:
+        task = asyncio.get_running_loop().create_task(self._finish(item, state, error))
+        self.settling.add(task)
+        task.add_done_callback(self.settling.discard)
 
     async def _spawn_pending_queues(self) -> None:
         async with self.db.read() as s:
@@ -371,13 +381,14 @@ class Outbox:
         if item is None:
             await self._wait(state, self.poll)
             return
-        delay = state.pacer.delay(now)
-        if delay > 0:
-            await self.sleep(delay)
-            return
+        # Sleep to the slot, then take the item already in hand: re-querying after
+        # the sleep would push every send late by one query.
+        while (delay := state.pacer.delay(self.clock())) > 0:
+            await self.sleep(max(delay, 1e-6))
+        slot = self.clock()
         if not await self._claim(item.id):
-            return
-        state.pacer.record(self.clock())
+            return  # cancelled or taken meanwhile
+        state.pacer.record(slot)
         try:
             await self.transport.send(item)
         except NotSent as err:
@@ -385,7 +396,7 @@ class Outbox:
             log.info("queue %s: no connected bot (%s), waiting", key, err)
             await self.sleep(self.poll)
         except SendFailed as err:
-            await self._finish(item, OUT_FAILED, str(err))
+            self._settle(item, OUT_FAILED, str(err))
             state.failures += 1
             if state.failures >= state.pacer.pacing.breaker_failures:
                 await self._open_breaker(key, state, err)
@@ -395,10 +406,10 @@ class Outbox:
                 await asyncio.shield(self._finish(item, OUT_UNKNOWN, "cancelled mid-send"))
             raise
         except Exception as err:
-            await self._finish(item, OUT_UNKNOWN, f"{type(err).__name__}: {err}")
+            self._settle(item, OUT_UNKNOWN, f"{type(err).__name__}: {err}")
         else:
             state.failures = 0
-            await self._finish(item, OUT_SENT)
+            self._settle(item, OUT_SENT)
 
     async def _open_breaker(self, key: str, state: QueueState, err: SendFailed) -> None:
         cooldown = state.pacer.pacing.breaker_cooldown

@@ -25,6 +25,9 @@ from storage.repo import ALL, ScopeError, resolve_scope
 async def on_item_final(rt: Runtime, item: OutboxItem) -> None:
     """When the last delivery of a broadcast is settled, report to its sender once."""
     number = int(item.source.split(":", 1)[1])
+    async with rt.db.read() as s:
+        if await service.has_unsettled(s, item.source):  # cheap check on every delivery
+            return
     async with rt.db.write() as s:
         report = await service.delivery_report(s, number)
         if not report.done or not await service.claim_report(s, number, rt.now()):

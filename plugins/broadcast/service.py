@@ -284,6 +284,20 @@ async def delivery_report(session: AsyncSession, number: int) -> DeliveryReport:
     return DeliveryReport(bc, counts, problems, acked)
 
 
+async def has_unsettled(session: AsyncSession, source: str) -> bool:
+    row = (
+        await session.exec(
+            select(OutboxItem.id)
+            .where(
+                OutboxItem.source == source,
+                col(OutboxItem.state).in_([OUT_PENDING, OUT_SENDING]),
+            )
+            .limit(1)
+        )
+    ).first()
+    return row is not None
+
+
 async def claim_report(session: AsyncSession, number: int, now: datetime) -> bool:
     """Exactly one finished item gets to send the 'all done' report."""
     result = await session.exec(
