@@ -4,7 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint bench clean
+NODE_STAMP := tests/wechaty/node_modules/.installed-stamp
+
+.PHONY: install node run test lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,18 +18,25 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
+# The real Wechaty TypeScript gateway the WeChat tests talk to (pinned lock file).
+$(NODE_STAMP): tests/wechaty/package.json tests/wechaty/package-lock.json
+	npm ci --prefix tests/wechaty --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
+node: $(NODE_STAMP)
+
 run: install
 	$(BIN)/gridbot run
 
 lint: install
 	$(BIN)/ruff check .
 
-test: install
+test: install node
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 bench: install
-	$(BIN)/python -m bench
+	@for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

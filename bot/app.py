@@ -16,9 +16,12 @@ from bot.outbox import Outbox
 from bot.platforms import SYSTEM_ACCOUNTS, account_of
 from bot.runtime import Runtime, install_runtime
 from bot.settings import Settings
+from bot.webhook import WebhookChannel
 from storage.db import Database
 
-PLUGINS = ("plugins.roster", "plugins.checkin", "plugins.broadcast")
+PLUGINS = (
+    "plugins.roster", "plugins.checkin", "plugins.broadcast", "plugins.slogans", "plugins.policy",
+)
 
 
 async def _ignore_self_and_system(bot: Bot, event: Event) -> None:
@@ -47,6 +50,10 @@ def register_adapters(settings: Settings, console: bool) -> None:
         from nonebot.adapters.console import Adapter as ConsoleAdapter
 
         driver.register_adapter(ConsoleAdapter)
+    if settings.wechaty_endpoint:
+        from bot.adapters.wechaty import Adapter as WechatyAdapter
+
+        driver.register_adapter(WechatyAdapter)
 
 
 def load_plugins() -> None:
@@ -84,8 +91,9 @@ async def alert_operators(runtime: Runtime, queue: str, detail: str) -> None:
 
 def attach_outbox(runtime: Runtime, **kwargs) -> Outbox:
     """Put the paced outbox behind the runtime's delivery seam."""
+    transport = DeliveryTransport(runtime.delivery, webhook=WebhookChannel())
     outbox = Outbox(
-        runtime.db, DeliveryTransport(runtime.delivery), runtime.settings.pacing_table(),
+        runtime.db, transport, runtime.settings.pacing_table(),
         hooks=declared_outbox_hooks(runtime), alert=partial(alert_operators, runtime),
         **kwargs,
     )
@@ -109,6 +117,8 @@ def setup(settings: Settings, console: bool) -> Runtime:
     driver.on_startup(runtime.scheduler.start)
     driver.on_shutdown(runtime.scheduler.stop)  # shutdown hooks run in reverse: before dispose
     outbox = attach_outbox(runtime)
+    transport = outbox.transport
     driver.on_startup(outbox.start)
+    driver.on_shutdown(transport.webhook.aclose)  # shutdown runs in reverse: after stop
     driver.on_shutdown(outbox.stop)
     return runtime

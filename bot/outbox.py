@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 import random
@@ -59,6 +60,7 @@ class Pacing:
     per_minute: int  # and never more than this many in any 60 s
     breaker_failures: int = 5  # consecutive refusals that pause the queue
     breaker_cooldown: float = 600.0  # seconds the queue stays paused
+    window: float = 60.0  # the span `per_minute` counts over (shorter only in tests)
 
 
 # DESIGN.md §5: NapCat mutes bursts; WeChat wants >= 1 s apart (safe mode 40/min,
@@ -102,10 +104,11 @@ class Pacer:
         wait = 0.0
         if self.last is not None:
             wait = max(wait, self.last + self.next_gap - now)
-        while self.recent and self.recent[0] <= now - 60.0:
+        window = self.pacing.window
+        while self.recent and self.recent[0] <= now - window:
             self.recent.popleft()
         if len(self.recent) >= self.pacing.per_minute:
-            wait = max(wait, self.recent[0] + 60.0 - now)
+            wait = max(wait, self.recent[0] + window - now)
         return wait
 
     def record(self, now: float) -> None:
@@ -128,7 +131,8 @@ AlertHook = Callable[[str, str], Awaitable[None]]
 
 def queue_key(platform: str, bot_id: str, target_kind: str, target: str) -> str:
     if target_kind == "webhook":
-        return f"webhook:{target}"
+        # One queue per robot; named by a digest so logs never carry the URL's key.
+        return f"webhook:{hashlib.sha256(target.encode()).hexdigest()[:12]}"
     return f"{platform}:{bot_id or '*'}"
 
 

@@ -121,13 +121,17 @@ async def add_item(
 
 
 async def cancel_items(
-    session: AsyncSession, kind_prefix: str, ref_id: int
+    session: AsyncSession, kinds: Iterable[str], ref_id: int
 ) -> list[ScheduledItem]:
-    """Mark the pending items of one owner cancelled (in the caller's transaction)."""
+    """Mark the pending items of one owner cancelled (in the caller's transaction).
+
+    Kinds are listed explicitly: ref ids of different kinds live in different
+    id spaces (a round #3 and a daily definition #3 are unrelated).
+    """
     rows = (
         await session.exec(
             select(ScheduledItem).where(
-                col(ScheduledItem.kind).startswith(kind_prefix),
+                col(ScheduledItem.kind).in_(tuple(kinds)),
                 ScheduledItem.ref_id == ref_id,
                 ScheduledItem.state == ITEM_PENDING,
             )
@@ -217,16 +221,22 @@ class Scheduler:
 
     # --- arming ------------------------------------------------------------------------
 
-    def arm(self, item: ScheduledItem, run_at: datetime | None = None) -> bool:
-        """Set an in-memory timer for a pending item; False when not running."""
+    def arm(self, item: ScheduledItem, delay: timedelta | None = None) -> bool:
+        """Set an in-memory timer for a pending item; False when not running.
+
+        The timer fires at ``due_at``, or ``delay`` from now (late items, retries).
+        "Now" there is the wall clock APScheduler runs on, not ``self.now()``:
+        a test clock decides what is late, the event loop decides when to wake.
+        """
         if not self.aps.running or item.id is None:
             return False
         if item.kind not in self.handlers:
             log.warning("no handler for scheduled kind %s (item %s)", item.kind, item.id)
             return False
+        run_at = as_utc(item.due_at) if delay is None else datetime.now(UTC) + delay
         self.aps.add_job(
             self.fire,
-            trigger=DateTrigger(run_date=as_utc(run_at or item.due_at)),
+            trigger=DateTrigger(run_date=run_at),
             args=[item.id],
             id=job_id(item.kind, item.ref_id, item.due_at),
             replace_existing=True,
@@ -266,7 +276,7 @@ class Scheduler:
                     .order_by(ScheduledItem.due_at, ScheduledItem.id)
                 )
             ).all()
-            to_arm: list[tuple[ScheduledItem, datetime]] = []
+            to_arm: list[tuple[ScheduledItem, timedelta | None]] = []
             for item in rows:
                 due = as_utc(item.due_at)
                 if item.state == ITEM_CLAIMED:
@@ -276,9 +286,9 @@ class Scheduler:
                     s.add(item)
                     missed += 1
                 elif due > now:
-                    to_arm.append((item, due))
+                    to_arm.append((item, None))
                 elif now - due <= self.late_grace:
-                    to_arm.append((item, now))
+                    to_arm.append((item, timedelta(0)))
                     late += 1
                 else:
                     log.warning("item %s (%s) due %s missed while stopped",
@@ -286,8 +296,8 @@ class Scheduler:
                     item.state = ITEM_MISSED
                     s.add(item)
                     missed += 1
-        for item, run_at in to_arm:
-            if self.arm(item, run_at):
+        for item, delay in to_arm:
+            if self.arm(item, delay):
                 armed += 1
         return RebuildReport(armed, late, missed)
 
@@ -345,7 +355,6 @@ class Scheduler:
         if item.attempts >= self.max_attempts:
             await self._finish(item.id, ITEM_MISSED)  # type: ignore[arg-type]
             return
-        retry_at = self.now() + self.retry_delay
         async with self.runtime.db.write() as s:
             await s.exec(
                 update(ScheduledItem)
@@ -353,4 +362,4 @@ class Scheduler:
                 .values(state=ITEM_PENDING)
             )
         # The row keeps its due_at (its identity); only the timer moves.
-        self.arm(item, retry_at)
+        self.arm(item, self.retry_delay)

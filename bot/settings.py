@@ -37,10 +37,16 @@ class Settings(BaseModel):
     duplicate_window_s: int = Field(60, alias="gridbot_duplicate_window")
     ack_chase_minutes: int = Field(60, alias="gridbot_ack_chase_minutes")
     policy_remind_hours: int = Field(24, alias="gridbot_policy_remind_hours")
+    # Set to start the Wechaty adapter (its other settings are read by the adapter).
+    wechaty_endpoint: str | None = None
+    # Hosts a WeCom robot webhook may point at (tests add 127.0.0.1).
+    webhook_hosts: set[str] = Field(
+        default_factory=lambda: {"qyapi.weixin.qq.com"}, alias="gridbot_webhook_hosts"
+    )
 
     model_config = {"populate_by_name": True, "extra": "ignore"}
 
-    @field_validator("superusers", mode="before")
+    @field_validator("superusers", "webhook_hosts", mode="before")
     @classmethod
     def _split_superusers(cls, v: Any) -> Any:
         if isinstance(v, str):

@@ -95,3 +95,20 @@ class OneBotPeer:
         else:
             await self.group_message(user_id, group_id, text, **kw)
         return await self.expect_send()
+
+    async def ask_until(
+        self, user_id: int, text: str, contains: str, group_id: int | None = None,
+        other: list[Sent] | None = None,
+    ) -> Sent:
+        """Send a command; return the answer containing `contains`, keeping any
+        pushes that arrive in between (reports, reminders) in `other`."""
+        if group_id is None:
+            await self.private_message(user_id, text)
+        else:
+            await self.group_message(user_id, group_id, text)
+        while True:
+            sent = await self.expect_send()
+            if contains in sent.text:
+                return sent
+            if other is not None:
+                other.append(sent)

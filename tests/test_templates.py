@@ -2,41 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from types import SimpleNamespace
-
 import jinja2
 import pytest
 from jinja2 import meta
 
 from messages.mask import mask_id, mask_name, mask_phone, scrub
 from messages.render import Renderer
+from tests.template_samples import HOSTILE, all_samples
 
-HOSTILE = "{{ ''.__class__.__mro__ }}[CQ:at,qq=all]{% raw %}<script>"
-NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
-H = HOSTILE
 
-# Templates that read attributes or loop need a structured sample; every other
-# variable gets the hostile string itself.
-SAMPLES: dict[str, dict] = {
-    "roster/help": {"commands": [{"name": H, "line": H}]},
-    "roster/myinfo": {
-        "info": SimpleNamespace(
-            account=H, name=H, roles=[(H, H, NOW), (H, H, None)], teams=[H], accounts=[H]
-        ),
-        "superuser": True,
-    },
-    "roster/appoint_ok": {
-        "a": SimpleNamespace(
-            team=False, account=H, person_name=H, role=H, scope_label=H, expires_at=NOW
-        )
-    },
-    "roster/invite_ok": {
-        "i": SimpleNamespace(code=H, person_name=H, role=H, scope_label=H, expires_at=NOW)
-    },
-    "roster/redeem_ok": {"r": SimpleNamespace(person_name=H, role=H, scope_label=H,
-                                              rebound_from=[H])},
-}
+class Hostile(str):
+    """The hostile string, also answering any attribute with itself (`bc.id`)."""
+
+    def __getattr__(self, name: str) -> Hostile:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return Hostile(HOSTILE)
+
+
+SAMPLES = all_samples()
 
 
 def template_names() -> list[str]:
@@ -46,7 +30,7 @@ def template_names() -> list[str]:
 def context_for(renderer: Renderer, name: str) -> dict:
     source = renderer.env.loader.get_source(renderer.env, f"{name}.j2")[0]
     variables = meta.find_undeclared_variables(renderer.env.parse(source))
-    ctx = {v: HOSTILE for v in variables}
+    ctx = {v: Hostile(HOSTILE) for v in variables}
     ctx.update(SAMPLES.get(name, {}))
     return ctx
 

@@ -31,6 +31,8 @@ __plugin_meta__ = PluginMetadata(
             CommandSpec("绑定", EVERYONE, "redeem", "基础"),
             CommandSpec("绑定群", STAFF_PERM, "bind_group", "花名册"),
             CommandSpec("解绑群", STAFF_PERM, "unbind_group", "花名册"),
+            CommandSpec("绑定推送", STAFF_PERM, "bind_webhook", "花名册"),
+            CommandSpec("解绑推送", STAFF_PERM, "unbind_webhook", "花名册"),
             CommandSpec("邀请", STAFF_PERM, "invite", "花名册"),
             CommandSpec("任命", ADMIN_PERM, "appoint", "花名册"),
             CommandSpec("撤销", ADMIN_PERM, "revoke", "花名册"),
@@ -256,3 +258,51 @@ async def _redeem(
         await error(bot, event, err)
         return
     await reply_template(bot, event, "roster/redeem_ok", r=result)
+
+
+bind_webhook_cmd = on_command("绑定推送", priority=10, block=True)
+
+
+@bind_webhook_cmd.handle(parameterless=[Guard(STAFF_PERM)])
+async def _bind_webhook(
+    bot: Bot, event: Event, args: Message = CommandArg(), rt: Runtime = RuntimeDep
+) -> None:
+    from bot.webhook import mask_url
+
+    parsed = parse_two(args.extract_plain_text())
+    expr = parse_scope(parsed[0]) if parsed else None
+    if parsed is None or expr is None:
+        await usage(bot, event, "bind_webhook")
+        return
+    try:
+        async with rt.db.write() as s:
+            scope = await resolve_scope(s, expr)
+            await service.bind_webhook(
+                s, actor=account_of(bot, event) or "", url=parsed[1], scope=scope,
+                allowed_hosts=rt.settings.webhook_hosts,
+            )
+    except (RosterError, ScopeError) as err:
+        await error(bot, event, err)
+        return
+    await reply_template(bot, event, "roster/bind_webhook_ok", scope=scope.label,
+                         url=mask_url(parsed[1]))
+
+
+unbind_webhook_cmd = on_command("解绑推送", priority=10, block=True)
+
+
+@unbind_webhook_cmd.handle(parameterless=[Guard(STAFF_PERM)])
+async def _unbind_webhook(
+    bot: Bot, event: Event, args: Message = CommandArg(), rt: Runtime = RuntimeDep
+) -> None:
+    parts = tokens(args.extract_plain_text())
+    if len(parts) != 1:
+        await usage(bot, event, "unbind_webhook")
+        return
+    try:
+        async with rt.db.write() as s:
+            await service.unbind_webhook(s, actor=account_of(bot, event) or "", url=parts[0])
+    except RosterError as err:
+        await error(bot, event, err)
+        return
+    await reply_template(bot, event, "roster/unbind_group_ok")

@@ -6,6 +6,7 @@ Each function either changes the database and returns what it did, or raises
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -103,6 +104,42 @@ async def unbind_group(
         raise RosterError("group_not_bound")
     await session.delete(group)
     await audit(session, actor, "unbind_group", f"{platform}:{group_id}")
+    return group
+
+
+async def bind_webhook(
+    session: AsyncSession, *, actor: str, url: str, scope: Scope, allowed_hosts: set[str]
+) -> ChatGroup:
+    """A resident group reached through a WeCom robot webhook instead of a bot."""
+    from bot.webhook import mask_url, valid_webhook
+
+    if not valid_webhook(url, allowed_hosts):
+        raise RosterError("bad_webhook")
+    single = scope.single
+    if single is None:
+        raise RosterError("scope_not_single", scope=scope.label)
+    gid = "wh-" + hashlib.sha256(url.encode()).hexdigest()[:16]
+    group = await group_binding(session, "webhook", gid) or ChatGroup(
+        platform="webhook", group_id=gid, kind="resident"
+    )
+    group.webhook_url, group.kind, group.team = url, "resident", None
+    group.scope_kind, group.scope_id = single
+    group.bound_by = actor
+    session.add(group)
+    await audit(session, actor, "bind_webhook", f"{mask_url(url)} {scope.label}")
+    await session.flush()
+    return group
+
+
+async def unbind_webhook(session: AsyncSession, *, actor: str, url: str) -> ChatGroup:
+    from bot.webhook import mask_url
+
+    gid = "wh-" + hashlib.sha256(url.encode()).hexdigest()[:16]
+    group = await group_binding(session, "webhook", gid)
+    if group is None:
+        raise RosterError("group_not_bound")
+    await session.delete(group)
+    await audit(session, actor, "unbind_webhook", mask_url(url))
     return group
 
 

@@ -1,0 +1,1 @@
+"""Platform adapters that are not published as packages (NoneBot2 adapter API)."""

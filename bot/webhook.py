@@ -1,0 +1,70 @@
+"""WeCom group-robot webhooks: a push-only channel for resident groups.
+
+A group bound to a webhook URL gets broadcasts and slogans by HTTP POST instead
+of through a bot-joined room. The robot takes at most 20 messages a minute
+(errcode 45009 beyond that); the outbox's `webhook:<url>` queue paces it.
+"""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+
+from storage.models_outbox import OutboxItem
+
+RATE_LIMITED = 45009
+TEXT_LIMIT = 2048  # bytes of content the robot accepts in one text message
+
+
+def mask_url(url: str) -> str:
+    """Never show the key: it lets anyone post into the group."""
+    parts = urlsplit(url)
+    key = parse_qs(parts.query).get("key", [""])[0]
+    shown = f"{key[:4]}…{key[-4:]}" if len(key) > 8 else "…"
+    return f"{parts.scheme}://{parts.netloc}{parts.path}?key={shown}"
+
+
+def valid_webhook(url: str, allowed_hosts: set[str]) -> bool:
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or parts.hostname not in allowed_hosts:
+        return False
+    if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost"):
+        return False  # the key must not cross a network in clear text
+    return bool(parse_qs(parts.query).get("key"))
+
+
+def clip(text: str) -> str:
+    data = text.encode("utf-8")
+    if len(data) <= TEXT_LIMIT:
+        return text
+    return data[: TEXT_LIMIT - 3].decode("utf-8", errors="ignore") + "…"
+
+
+class WebhookChannel:
+    """Sends outbox rows whose target is a webhook URL."""
+
+    def __init__(self, client: httpx.AsyncClient | None = None, timeout: float = 10.0) -> None:
+        self.client = client or httpx.AsyncClient(timeout=timeout)
+
+    async def send(self, item: OutboxItem) -> None:
+        from bot.outbox import NotSent, SendFailed
+
+        body = {"msgtype": "text", "text": {"content": clip(item.text)}}
+        try:
+            response = await self.client.post(item.target, json=body)
+        except httpx.ConnectError as err:  # nothing reached the server
+            raise NotSent(f"webhook unreachable: {type(err).__name__}") from err
+        # Other transport errors (timeouts, a cut reply) leave the outcome unknown:
+        # they propagate and the outbox records `unknown`.
+        try:
+            payload = response.json()
+        except (json.JSONDecodeError, ValueError):
+            raise SendFailed(response.status_code, "webhook answered non-JSON") from None
+        code = payload.get("errcode", -1)
+        if code != 0:
+            raise SendFailed(code, str(payload.get("errmsg", "")))
+
+    async def aclose(self) -> None:
+        await self.client.aclose()

@@ -1,0 +1,87 @@
+"""Fixtures for the Wechaty gateway protocol tests.
+
+NoneBot itself is initialised by tests/conftest.py (nonebug, session loop, lifespan started);
+the adapter is registered late on that running driver.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import nonebot
+import pytest
+import trustme
+
+from bot.adapters.wechaty import Adapter
+
+from .support import GATEWAY_TOKEN, Gateway, TlsFiles, ensure_node_modules
+
+
+@pytest.fixture(scope="session")
+def node_modules() -> None:
+    try:
+        ensure_node_modules()
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
+    """A throw-away CA and a server certificate for 127.0.0.1 and localhost."""
+    directory = tmp_path_factory.mktemp("wechaty-tls")
+    ca = trustme.CA()
+    server = ca.issue_cert("127.0.0.1", "localhost")
+    files = TlsFiles(
+        ca_cert=directory / "ca.pem",
+        server_cert=directory / "server.pem",
+        server_key=directory / "server.key",
+    )
+    ca.cert_pem.write_to_path(str(files.ca_cert))
+    for i, blob in enumerate(server.cert_chain_pems):
+        blob.write_to_path(str(files.server_cert), append=i > 0)
+    server.private_key_pem.write_to_path(str(files.server_key))
+    return files
+
+
+@pytest.fixture(scope="session")
+def gateway_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("wechaty-gateway-logs")
+
+
+@pytest.fixture(scope="module")
+async def gateway_plain(node_modules: None, gateway_logs: Path) -> AsyncIterator[Gateway]:
+    gateway = Gateway(token=GATEWAY_TOKEN, log_path=gateway_logs / "plain.log")
+    await gateway.start()
+    try:
+        yield gateway
+    finally:
+        await gateway.kill()
+
+
+@pytest.fixture(scope="module")
+async def gateway_tls(
+    node_modules: None, gateway_logs: Path, tls_files: TlsFiles
+) -> AsyncIterator[Gateway]:
+    gateway = Gateway(token=GATEWAY_TOKEN, log_path=gateway_logs / "tls.log", tls=tls_files)
+    await gateway.start()
+    try:
+        yield gateway
+    finally:
+        await gateway.kill()
+
+
+@pytest.fixture(scope="session")
+async def wechaty_adapter(nonebug_init: None) -> AsyncIterator[Adapter]:
+    """The adapter registered on the already-running driver.
+
+    nonebug has already run the startup hooks, so the adapter's own hook never fires: tests
+    call `adapter.start(config)` / `adapter.stop()` themselves.
+    """
+    driver = nonebot.get_driver()
+    driver.register_adapter(Adapter)
+    adapter = nonebot.get_adapter(Adapter)
+    try:
+        yield adapter
+    finally:
+        await adapter.stop()
