@@ -132,3 +132,4 @@ from storage.models_checkin import (  # noqa: E402,F401  (check-in and scheduler
     ScheduledItem,
 )
 from storage.models_outbox import OutboxItem  # noqa: E402,F401  (the paced outbox)
+from storage.models_publicity import Policy, Slogan  # noqa: E402,F401  (slogans, policy notes)

@@ -1,21 +1,24 @@
-"""Broadcasts (宣传): preview, confirm, paced delivery through the outbox, reports."""
+"""Broadcasts (宣传): preview, confirm, paced delivery through the outbox, reports,
+and acknowledgements ("收到") of broadcasts sent with 需回执."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from nonebot import on_command
+from nonebot import on_command, on_message
 from nonebot.adapters import Bot, Event, Message
 from nonebot.params import CommandArg
 from nonebot.plugin import PluginMetadata
+from nonebot.rule import Rule
 
 from bot.permissions import STAFF_PERM, Guard
-from bot.platforms import account_of
+from bot.platforms import account_of, group_of, platform_of
 from bot.reply import reply_template
 from bot.runtime import Runtime, RuntimeDep
+from bot.scheduler import SchedulerHooks, cancel_items
 from plugins._common.commands import CommandSpec
 from plugins._common.parse import parse_scope
-from plugins.broadcast import service
+from plugins.broadcast import ack, service
 from plugins.broadcast.service import BroadcastError
 from plugins.roster import group_base
 from storage.models_outbox import OutboxItem
@@ -52,6 +55,7 @@ __plugin_meta__ = PluginMetadata(
             CommandSpec("广播情况", STAFF_PERM, "broadcast_status", "宣传"),
         ],
         "outbox_hooks": {"broadcast": on_item_final},
+        "scheduler": SchedulerHooks(handlers={ack.KIND_CHASE: ack.on_chase}),
     },
 )
 
@@ -129,10 +133,13 @@ async def _confirm(
                 s, rt.outbox, actor=account, number=number, now=rt.now(),
                 quiet=rt.settings.quiet_hours, superuser=account in rt.settings.superusers,
             )
+            chase = await ack.schedule_chase(s, bc, rt.now(), rt.settings.ack_chase_minutes)
     except BroadcastError as err:
         await _error(bot, event, err)
         return
     rt.outbox.notify()
+    if chase is not None and rt.scheduler is not None:  # else the next start arms it
+        rt.scheduler.arm(chase)
     await reply_template(bot, event, "broadcast/started", bc=bc, n=n)
 
 
@@ -154,9 +161,12 @@ async def _cancel(
                 s, rt.outbox, actor=account, number=number,
                 superuser=account in rt.settings.superusers,
             )
+            dropped = await cancel_items(s, [ack.KIND_CHASE], number)
     except BroadcastError as err:
         await _error(bot, event, err)
         return
+    if rt.scheduler is not None:
+        rt.scheduler.disarm(dropped)
     await reply_template(bot, event, "broadcast/cancelled", bc=bc, stopped=stopped)
 
 
@@ -178,3 +188,32 @@ async def _status(
         await _error(bot, event, err)
         return
     await reply_template(bot, event, "broadcast/report", r=report, show_list=True)
+
+
+async def _is_ack(bot: Bot, event: Event) -> bool:
+    return (
+        event.get_type() == "message"
+        and group_of(bot, event) is not None
+        and ack.is_ack_text(event.get_plaintext())
+    )
+
+
+# Low priority and not blocking: a plain "收到" must never shadow a command.
+ack_matcher = on_message(rule=Rule(_is_ack), priority=90, block=False)
+
+
+@ack_matcher.handle()
+async def _ack(bot: Bot, event: Event, rt: Runtime = RuntimeDep) -> None:
+    """Recorded silently: a reply to every "收到" would flood the group."""
+    gid = group_of(bot, event)
+    if gid is None:
+        return
+    platform, now = platform_of(bot), rt.now()
+    # Most "收到" answer a person, not a broadcast: look before taking the write lock.
+    async with rt.db.read() as s:
+        if await ack.awaiting_ack(s, platform=platform, group_id=gid, now=now) is None:
+            return
+    async with rt.db.write() as s:
+        await ack.record_ack(
+            s, platform=platform, group_id=gid, account=account_of(bot, event) or "", now=now
+        )
