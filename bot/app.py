@@ -57,7 +57,10 @@ def register_adapters(settings: Settings, console: bool) -> None:
 
 
 def load_plugins() -> None:
+    from bot import privacy
+
     event_preprocessor(_ignore_self_and_system)
+    privacy.install()
     for name in PLUGINS:
         nonebot.load_plugin(name)
 

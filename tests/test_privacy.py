@@ -164,3 +164,20 @@ def test_resident_facing_templates_show_no_personal_data(name: str, person: Pers
                   person.room, person.account):
         assert value not in out, (name, value, out)
     assert not PHONE_RE.search(out) and not ID_RE.search(out) and not ROOM_RE.search(out), out
+
+
+async def test_commands_revealing_names_are_refused_in_resident_groups(peer, street) -> None:
+    from tests.conftest import dump_db
+
+    resident_group = 730001
+    bound = await peer.ask(10002, "/绑定群 幸福社区/1栋 居民群", group_id=resident_group)
+    assert "居民群" in bound.text
+    before = dump_db(street)
+    for text in ("/我的信息", "/政策", "/广播 大家好", "/任命 qq:40001 志愿者"):
+        sent = await peer.ask(10001, text, group_id=resident_group)
+        assert sent.text == street.renderer.render("common/resident_group"), text
+        assert "张主任" not in sent.text and "qq:" not in sent.text
+    assert dump_db(street) == before
+    # /帮助 still works there, and the same command works in a private chat.
+    assert "/我的信息" in (await peer.ask(10001, "/帮助", group_id=resident_group)).text
+    assert "张主任" in (await peer.ask(10001, "/我的信息")).text

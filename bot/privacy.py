@@ -1,0 +1,52 @@
+"""Resident groups hear only public text (DESIGN.md §4).
+
+A command typed in a resident group could answer with names (`/我的信息`,
+`/未报`, a policy's study list). Rather than trusting every plugin to check,
+one run-preprocessor lets only the commands that are safe there run and
+answers the rest with a pointer to the private chat.
+"""
+
+from __future__ import annotations
+
+from nonebot.adapters import Bot, Event
+from nonebot.exception import IgnoredException
+from nonebot.message import run_preprocessor
+from nonebot.typing import T_State
+from sqlmodel import select
+
+from bot.platforms import group_of, platform_of
+from bot.runtime import current_runtime
+from storage.models import ChatGroup
+
+# Commands whose answers are public or about the group itself.
+SAFE_IN_RESIDENT_GROUPS = frozenset({"帮助", "help", "菜单", "绑定群", "解绑群"})
+
+
+async def resident_guard(bot: Bot, event: Event, state: T_State) -> None:
+    if event.get_type() != "message":
+        return
+    command = (state.get("_prefix") or {}).get("command")
+    if not command or command[0] in SAFE_IN_RESIDENT_GROUPS:
+        return
+    gid = group_of(bot, event)
+    if gid is None:
+        return
+    runtime = current_runtime()
+    async with runtime.db.read() as s:
+        kind = (
+            await s.exec(
+                select(ChatGroup.kind).where(
+                    ChatGroup.platform == platform_of(bot), ChatGroup.group_id == gid
+                )
+            )
+        ).first()
+    if kind != "resident":
+        return
+    from bot.reply import reply_template
+
+    await reply_template(bot, event, "common/resident_group")
+    raise IgnoredException("command not allowed in a resident group")
+
+
+def install() -> None:
+    run_preprocessor(resident_guard)
