@@ -1,0 +1,94 @@
+"""/导出: the round as an XLSX workbook (sheet 报告 and sheet 未报).
+
+Building the workbook and writing it are blocking, so ``write_workbook`` is a
+plain function the caller runs in a thread. The file holds leaders' names and
+accounts: it is created 0600 inside a 0700 directory next to the database.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from openpyxl import Workbook
+
+from plugins.checkin.service import MissingUnit, ReportRow
+from storage.db import db_path
+from storage.timeutil import local
+
+REPORT_SHEET = "报告"
+MISSING_SHEET = "未报"
+REPORT_HEADER = [
+    "轮次", "标题", "社区", "网格", "楼栋", "单元", "登记户数", "已排查户数",
+    "返区", "隔离", "异常", "备注", "报告人", "报告账号", "报告时间", "提交次数",
+]  # fmt: skip
+MISSING_HEADER = ["轮次", "标题", "社区", "网格", "楼栋", "单元", "登记户数", "单元长", "楼长"]
+
+
+def export_dir(db_url: str) -> Path:
+    """``exports/`` beside the database file (``data/exports`` by default)."""
+    path = db_path(db_url)
+    base = path.parent if path is not None else Path("data")
+    return base / "exports"
+
+
+def export_path(db_url: str, round_id: int, now: datetime) -> Path:
+    return export_dir(db_url) / f"round{round_id}_{local(now):%Y%m%d-%H%M%S}.xlsx"
+
+
+def _cell_text(value: str) -> str:
+    """Keep a note that starts like a formula from being evaluated by Excel."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
+
+
+def build_workbook(
+    round_id: int, title: str, reports: Sequence[ReportRow], missing: Sequence[MissingUnit]
+) -> Workbook:
+    wb = Workbook()
+    ws = wb.active
+    ws.title = REPORT_SHEET
+    ws.append(REPORT_HEADER)
+    for r in reports:
+        ws.append([
+            round_id, title, r.community, r.grid, f"{r.building}栋", f"{r.unit}单元",
+            r.registered, r.households, r.returned, r.isolated, r.abnormal,
+            _cell_text(r.note), r.reporter_name, r.reporter,
+            local(r.reported_at).strftime("%Y-%m-%d %H:%M:%S"), r.submissions,
+        ])
+    ws2 = wb.create_sheet(MISSING_SHEET)
+    ws2.append(MISSING_HEADER)
+    for m in missing:
+        ws2.append([
+            round_id, title, m.community, m.grid, f"{m.building}栋", f"{m.unit}单元", m.households,
+            "、".join(ld.name for ld in m.leaders if ld.role == "单元长"),
+            "、".join(ld.name for ld in m.leaders if ld.role == "楼长"),
+        ])
+    for sheet in (ws, ws2):
+        sheet.freeze_panes = "A2"
+    return wb
+
+
+def write_workbook(
+    path: Path,
+    round_id: int,
+    title: str,
+    reports: Sequence[ReportRow],
+    missing: Sequence[MissingUnit],
+) -> Path:
+    """Blocking: run with ``asyncio.to_thread``. Writes atomically, mode 0600;
+    returns the absolute path (what staff need to fetch the file)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    wb = build_workbook(round_id, title, reports, missing)
+    tmp = path.with_name(path.name + ".part")
+    fd = os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            wb.save(fh)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+    return path.resolve()

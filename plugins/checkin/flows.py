@@ -1,0 +1,281 @@
+"""What each check-in command does, from its argument text to what is said.
+
+A flow takes the runtime, the sender and the raw argument text, runs the
+service inside one transaction and returns an ``Outcome``: replies (template +
+context + mentions), pushes to other groups and private messages. Matchers
+only deliver it, so tests can drive a flow without a bot and render what it
+would have said.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from bot.runtime import Runtime
+from plugins._common.parse import ParseError, parse_report, parse_when
+from plugins.checkin import export, notify, service, syntax, tally
+from plugins.checkin.notify import Out, Push
+from plugins.checkin.service import CheckinError
+from storage.models import ChatGroup
+from storage.repo import ALL, Scope, ScopeError, audit, resolve_scope, scope_label
+
+
+@dataclass(frozen=True)
+class Sender:
+    account: str
+    platform: str
+    group_id: str | None = None  # platform group id; None in a private chat
+    bot_id: str = ""
+    superuser: bool = False
+
+
+@dataclass
+class Outcome:
+    replies: list[Out]
+    pushes: list[Push] = field(default_factory=list)
+    private: list[tuple[str, Out]] = field(default_factory=list)  # (account, message)
+    # Said instead of ``replies`` when a private message could not be sent.
+    private_failed: Out | None = None
+
+    @property
+    def first(self) -> Out:
+        return self.replies[0]
+
+
+def _usage(name: str, **context) -> Outcome:
+    return Outcome([Out(f"usage/{name}", context)])
+
+
+def _error(err: CheckinError | ScopeError, usage: str = "") -> Outcome:
+    if isinstance(err, ScopeError):
+        return Outcome([Out("common/scope_error", {"code": err.code, "value": err.value})])
+    return Outcome([Out("checkin/error", {"code": err.code, "usage": usage, **err.context})])
+
+
+async def _group_scope(rt: Runtime, group: ChatGroup | None) -> Scope:
+    if group is None or group.scope_kind == "all":
+        return ALL
+    async with rt.db.read() as s:
+        label = await scope_label(s, group.scope_kind, group.scope_id)
+    return Scope(group.scope_kind, (group.scope_id,), label)
+
+
+async def _binding(rt: Runtime, sender: Sender) -> ChatGroup | None:
+    if sender.group_id is None:
+        return None
+    async with rt.db.read() as s:
+        return await service.group_binding(s, sender.platform, sender.group_id)
+
+
+def _arm(rt: Runtime, items) -> None:
+    if rt.scheduler is not None:
+        for item in items:
+            rt.scheduler.arm(item)
+
+
+# --- /排查 -----------------------------------------------------------------------------------
+
+
+async def open_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
+    word, rest = syntax.split_subcommand(text)
+    if word == "发起":
+        return await _open_adhoc(rt, sender, rest)
+    if word == "每天":
+        return await _open_daily(rt, sender, rest)
+    return _usage("checkin_open")
+
+
+async def _resolve(rt: Runtime, group: ChatGroup | None, expr) -> Scope:
+    if expr is None:
+        return await _group_scope(rt, group)
+    base = (group.scope_kind, group.scope_id) if group is not None else None
+    async with rt.db.read() as s:
+        return await resolve_scope(s, expr, base)
+
+
+async def _open_adhoc(rt: Runtime, sender: Sender, rest: str) -> Outcome:
+    args = syntax.parse_open(rest)
+    now = rt.now()
+    deadline = parse_when(args.when, now) if args else None
+    if args is None or deadline is None:
+        return _usage("checkin_open")
+    group = await _binding(rt, sender)
+    try:
+        scope = await _resolve(rt, group, args.scope)
+        async with rt.db.write() as s:
+            opened = await service.open_round(
+                s, actor=sender.account, title=args.title, scope=scope,
+                deadline=deadline, now=now,
+            )
+    except (CheckinError, ScopeError) as err:
+        return _error(err)
+    _arm(rt, opened.items)
+    return Outcome([Out("checkin/opened", {"o": opened, "automatic": False})])
+
+
+async def _open_daily(rt: Runtime, sender: Sender, rest: str) -> Outcome:
+    args = syntax.parse_daily(rest)
+    if args is None:
+        return _usage("checkin_open")
+    now = rt.now()
+    if isinstance(args, syntax.StopDaily):
+        try:
+            async with rt.db.write() as s:
+                defn, cancelled = await service.stop_daily(s, args.number, actor=sender.account)
+        except CheckinError as err:
+            return _error(err)
+        if rt.scheduler is not None:
+            rt.scheduler.disarm(cancelled)
+        return Outcome([Out("checkin/daily_stopped", {"d": defn})])
+    group = await _binding(rt, sender)
+    try:
+        scope = await _resolve(rt, group, args.scope)
+        async with rt.db.write() as s:
+            defn, item = await service.create_daily(
+                s, actor=sender.account, title=args.title, scope=scope,
+                open_minute=args.open_minute, close_minute=args.close_minute, now=now,
+            )
+    except (CheckinError, ScopeError) as err:
+        return _error(err)
+    _arm(rt, [item])
+    return Outcome([Out("checkin/daily_created", {"d": defn, "first": item.due_at})])
+
+
+# --- /打卡 -----------------------------------------------------------------------------------
+
+
+async def report_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
+    parsed = parse_report(text)
+    if isinstance(parsed, ParseError):
+        return _usage("checkin_report", code=parsed.code)
+    now = rt.now()
+    try:
+        # One BEGIN IMMEDIATE transaction: the sender's roles, the round, the
+        # amendment and the new row are read and written under one lock, so two
+        # leaders reporting the same unit at once cannot both be "current".
+        async with rt.db.write() as s:
+            who = await service.standing(s, sender.account, now, sender.superuser)
+            result = await service.submit_report(
+                s, who=who, report=parsed, now=now,
+                group=lambda: service.group_binding(s, sender.platform, sender.group_id),
+            )
+    except CheckinError as err:
+        return _error(err, usage="checkin_report")
+    return Outcome(
+        [Out("checkin/report_ok", {"r": result})], pushes=notify.abnormal_pushes(result)
+    )
+
+
+# --- /进度 /未报 /催报 /导出 /结束 ----------------------------------------------------------------
+
+
+async def _round_for(rt: Runtime, sender: Sender, ref: syntax.RoundRef, *, open_only: bool):
+    async with rt.db.read() as s:
+        group = await service.group_binding(s, sender.platform, sender.group_id)
+        return await service.find_round(s, ref.number, group, open_only=open_only)
+
+
+async def progress_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
+    ref = syntax.parse_round_ref(text, allow_daily_report=True)
+    if ref is None:
+        return _usage("checkin_progress")
+    now = rt.now()
+    try:
+        rnd = await _round_for(rt, sender, ref, open_only=False)
+    except CheckinError as err:
+        return _error(err)
+    async with rt.db.read() as s:
+        if ref.daily_report:
+            ctx = await notify.summary_context(s, rnd, now, "request")
+            return Outcome([Out("checkin/daily_report", ctx)])
+        ctx = await notify.progress_context(s, rnd, now)
+    return Outcome([Out("checkin/progress", ctx)])
+
+
+async def missing_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
+    ref = syntax.parse_round_ref(text)
+    if ref is None:
+        return _usage("checkin_missing")
+    try:
+        rnd = await _round_for(rt, sender, ref, open_only=True)
+    except CheckinError as err:
+        return _error(err)
+    async with rt.db.read() as s:
+        replies = await notify.missing_replies(s, rnd, rt.now(), sender.platform)
+    if sender.group_id is None:  # an @ means nothing in a private chat
+        replies = [Out(o.template, o.context) for o in replies]
+    return Outcome(replies)
+
+
+async def chase_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
+    ref = syntax.parse_round_ref(text)
+    if ref is None:
+        return _usage("checkin_chase")
+    try:
+        rnd = await _round_for(rt, sender, ref, open_only=True)
+    except CheckinError as err:
+        return _error(err)
+    async with rt.db.read() as s:
+        chase = await notify.chase(s, rnd, rt.now(), automatic=False)
+    groups = {p.group.id for p in chase.pushes}
+    reply = Out(
+        "checkin/chase_done",
+        {"rnd": rnd, "units": chase.units, "groups": len(groups),
+         "mentioned": chase.mentioned, "orphans": chase.orphans},
+    )
+    return Outcome([reply], pushes=chase.pushes)
+
+
+async def export_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
+    ref = syntax.parse_round_ref(text)
+    if ref is None:
+        return _usage("checkin_export")
+    now = rt.now()
+    try:
+        rnd = await _round_for(rt, sender, ref, open_only=False)
+    except CheckinError as err:
+        return _error(err)
+    assert rnd.id is not None
+    async with rt.db.read() as s:
+        reports = await service.current_reports(s, rnd.id)
+        missing = await service.missing_units(s, rnd.id, now)
+    path = await asyncio.to_thread(
+        export.write_workbook, export.export_path(rt.settings.db_url, rnd.id, now),
+        rnd.id, rnd.title, reports, missing,
+    )
+    async with rt.db.write() as s:
+        await audit(
+            s, sender.account, "export_round",
+            f"#{rnd.id} reports={len(reports)} missing={len(missing)} file={path.name}",
+        )
+    ctx = {"rnd": rnd, "path": str(path), "reports": len(reports), "missing": len(missing)}
+    message = Out("checkin/export_ok", ctx)
+    if sender.group_id is None:
+        return Outcome([message])
+    # Exports name leaders and their accounts: never into a group. The group only
+    # hears that it went out, or how to get it when a private message cannot be
+    # sent (QQ lets a bot write privately only to friends).
+    return Outcome(
+        [Out("checkin/export_sent", ctx)], private=[(sender.account, message)],
+        private_failed=Out("checkin/export_private_failed", ctx),
+    )
+
+
+async def close_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
+    ref = syntax.parse_round_ref(text)
+    if ref is None:
+        return _usage("checkin_close")
+    now = rt.now()
+    try:
+        rnd = await _round_for(rt, sender, ref, open_only=True)
+        async with rt.db.write() as s:
+            fresh = await s.get(type(rnd), rnd.id)
+            assert fresh is not None
+            cancelled = await service.close_round(s, fresh, actor=sender.account, now=now)
+            total = await tally.total(s, rnd.id)  # type: ignore[arg-type]
+    except CheckinError as err:
+        return _error(err)
+    if rt.scheduler is not None:
+        rt.scheduler.disarm(cancelled)
+    return Outcome([Out("checkin/closed", {"rnd": fresh, "t": total})])

@@ -1,0 +1,126 @@
+"""What the scheduler runs for check-ins: the 80 % reminder, the deadline
+escalation and the daily opening of recurring rounds.
+
+Handlers take the runtime and the claimed ``ScheduledItem`` (bot.scheduler
+guarantees each runs at most once per item); they look everything else up by
+``item.ref_id`` and send through ``runtime.delivery`` — no bot ids, no group ids
+baked into a job. A handler that could not deliver anything raises, and the
+scheduler retries it a little later.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlmodel import select
+
+from bot.runtime import Runtime
+from bot.scheduler import Scheduler, SchedulerHooks, add_item
+from plugins.checkin import notify, service
+from plugins.checkin.service import KIND_DAILY, KIND_DEADLINE, KIND_REMIND, CheckinError
+from storage.models import CheckinRound, RecurringRound, ScheduledItem
+from storage.models_checkin import ITEM_PENDING, ROUND_OPEN
+from storage.timeutil import SHANGHAI
+
+log = logging.getLogger("gridbot.checkin")
+SCHEDULER_ACTOR = "scheduler"
+
+
+async def _open_round(rt: Runtime, round_id: int) -> CheckinRound | None:
+    async with rt.db.read() as s:
+        rnd = await s.get(CheckinRound, round_id)
+    return rnd if rnd is not None and rnd.state == ROUND_OPEN else None
+
+
+async def on_remind(rt: Runtime, item: ScheduledItem) -> None:
+    rnd = await _open_round(rt, item.ref_id)
+    if rnd is None:
+        return
+    async with rt.db.read() as s:
+        chase = await notify.chase(s, rnd, rt.now(), automatic=True)
+    if chase.orphans:
+        log.warning("round #%s: %d unreported units have no work group",
+                    rnd.id, len(chase.orphans))
+    await notify.send_or_raise(rt, chase.pushes)
+
+
+async def on_deadline(rt: Runtime, item: ScheduledItem) -> None:
+    rnd = await _open_round(rt, item.ref_id)
+    if rnd is None:
+        return
+    async with rt.db.read() as s:
+        pushes = await notify.staff_summary(s, rnd, rt.now(), "deadline")
+    # A daily round ends at its window's close so tomorrow's one is unambiguous;
+    # an ad-hoc round stays open for late reports until staff /结束 it.
+    if rnd.recurring_id is not None:
+        async with rt.db.write() as s:
+            fresh = await s.get(CheckinRound, rnd.id)
+            if fresh is not None and fresh.state == ROUND_OPEN:
+                await service.close_round(s, fresh, actor=SCHEDULER_ACTOR, now=rt.now())
+    await notify.send_or_raise(rt, pushes)
+
+
+async def on_daily_open(rt: Runtime, item: ScheduledItem) -> None:
+    now = rt.now()
+    opened = None
+    async with rt.db.write() as s:
+        defn = await s.get(RecurringRound, item.ref_id)
+        if defn is None or not defn.active:
+            return
+        # Queue tomorrow first, in this transaction: the chain never breaks.
+        following = await add_item(s, KIND_DAILY, defn.id, service.next_open(defn, item.due_at))
+        day = service.as_utc(item.due_at).astimezone(SHANGHAI).date()
+        closes = service.local_at(day, defn.close_minute)
+        if closes <= service.as_utc(now):
+            log.warning("daily round %s of %s skipped: window already over", defn.id, day)
+        else:
+            try:
+                async with s.begin_nested():
+                    opened = await service.open_round(
+                        s, actor=SCHEDULER_ACTOR, title=defn.title,
+                        scope=service.scope_of(defn.scope_kind, defn.scope_ids, defn.scope_label),
+                        deadline=closes, now=now, recurring_id=defn.id,
+                    )
+            except CheckinError as err:
+                log.warning("daily round %s not opened: %s", defn.id, err.code)
+        pushes = await notify.announce_round(s, opened) if opened else []
+    scheduler = rt.scheduler
+    if scheduler is not None:
+        scheduler.arm(following)
+        for it in opened.items if opened else ():
+            scheduler.arm(it)
+    await notify.send(rt, pushes)
+
+
+async def ensure_daily(rt: Runtime, scheduler: Scheduler) -> None:
+    """At start: every active daily definition has its next opening queued
+    (one could be missing after a crash mid-run or a long outage)."""
+    now = rt.now()
+    added: list[ScheduledItem] = []
+    async with rt.db.write() as s:
+        defs = (await s.exec(select(RecurringRound).where(RecurringRound.active == True))).all()  # noqa: E712
+        for defn in defs:
+            pending = (
+                await s.exec(
+                    select(ScheduledItem.id).where(
+                        ScheduledItem.kind == KIND_DAILY,
+                        ScheduledItem.ref_id == defn.id,
+                        ScheduledItem.state == ITEM_PENDING,
+                    )
+                )
+            ).first()
+            if pending is None:
+                item = await add_item(s, KIND_DAILY, defn.id, service.next_open(defn, now))
+                # The same occurrence may exist but be settled (missed while a
+                # crash left it claimed): it is still ahead of us, so queue it again.
+                item.state = ITEM_PENDING
+                s.add(item)
+                added.append(item)
+    for item in added:
+        scheduler.arm(item)
+
+
+HOOKS = SchedulerHooks(
+    handlers={KIND_REMIND: on_remind, KIND_DEADLINE: on_deadline, KIND_DAILY: on_daily_open},
+    on_start=(ensure_daily,),
+)

@@ -1,0 +1,210 @@
+"""Messages the check-in capability pushes to bound groups (not replies).
+
+Builders read the database and return ``Push``es (group + template + context +
+mentions); ``send`` renders and hands them to ``runtime.delivery``. Keeping the
+two apart lets commands reply first and push after, and lets jobs retry.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.platforms import Mention
+from bot.runtime import Runtime
+from plugins.checkin import service, tally
+from plugins.checkin.service import MissingUnit
+from storage.models import ChatGroup, CheckinRound
+
+log = logging.getLogger("gridbot.checkin")
+
+# A summary names at most this many missing units; the export has them all.
+SUMMARY_UNIT_LIMIT = 60
+
+
+@dataclass
+class Out:
+    """One message: a template, its context, and who it @-mentions."""
+
+    template: str
+    context: dict[str, Any] = field(default_factory=dict)
+    mentions: tuple[Mention, ...] = ()
+
+
+@dataclass
+class Push:
+    group: ChatGroup
+    out: Out
+
+
+class PushFailed(RuntimeError):
+    """No push of a batch got through (the job should be retried)."""
+
+
+async def send(rt: Runtime, pushes: Sequence[Push]) -> tuple[int, int]:
+    """Render and send each push; one failing group does not stop the others."""
+    sent = failed = 0
+    for push in pushes:
+        text = rt.renderer.render(push.out.template, **push.out.context)
+        try:
+            await rt.delivery.to_group(push.group, text, push.out.mentions)
+        except Exception as err:  # an adapter, network or availability error
+            failed += 1
+            log.warning(
+                "push %s to group #%s failed: %s",
+                push.out.template, push.group.id, err.__class__.__name__,
+            )
+        else:
+            sent += 1
+    return sent, failed
+
+
+async def send_or_raise(rt: Runtime, pushes: Sequence[Push]) -> int:
+    sent, failed = await send(rt, pushes)
+    if pushes and not sent:
+        raise PushFailed(f"{failed} pushes failed")
+    return sent
+
+
+def minutes_left(rnd: CheckinRound, now: datetime) -> int:
+    seconds = (service.as_utc(rnd.deadline) - service.as_utc(now)).total_seconds()
+    return max(0, int(seconds // 60))
+
+
+# --- laggards --------------------------------------------------------------------------------
+
+
+@dataclass
+class Chase:
+    pushes: list[Push]
+    units: int  # unreported units
+    mentioned: int  # distinct people @-mentioned
+    orphans: list[MissingUnit]  # unreported units no work group covers
+
+
+async def chase(
+    session: AsyncSession, rnd: CheckinRound, now: datetime, *, automatic: bool
+) -> Chase:
+    """@ the leaders of unreported units in the work group closest to each unit."""
+    assert rnd.id is not None
+    missing = await service.missing_units(session, rnd.id, now)
+    groups = service.work_groups(await service.bound_groups(session))
+    per_group: dict[int, tuple[ChatGroup, list[MissingUnit]]] = {}
+    orphans: list[MissingUnit] = []
+    for unit in missing:
+        targets = service.closest(groups, unit.place)
+        if not targets:
+            orphans.append(unit)
+        for g in targets:
+            per_group.setdefault(g.id, (g, []))[1].append(unit)  # type: ignore[arg-type]
+    pushes: list[Push] = []
+    people: set[str] = set()
+    for group, units in per_group.values():
+        batches = service.mention_batches(units, group.platform)
+        for index, (batch_units, mentions) in enumerate(batches, start=1):
+            people.update(m.account for m in mentions)
+            pushes.append(
+                Push(
+                    group,
+                    Out(
+                        "checkin/remind",
+                        {
+                            "rnd": rnd, "units": batch_units, "total": len(units),
+                            "part": index, "parts": len(batches), "automatic": automatic,
+                            "minutes_left": minutes_left(rnd, now),
+                        },
+                        tuple(mentions),
+                    ),
+                )
+            )
+    return Chase(pushes, len(missing), len(people), orphans)
+
+
+async def missing_replies(
+    session: AsyncSession, rnd: CheckinRound, now: datetime, platform: str
+) -> list[Out]:
+    """``/未报``: the unreported units and their leaders, at most 20 @ per message."""
+    assert rnd.id is not None
+    missing = await service.missing_units(session, rnd.id, now)
+    batches = service.mention_batches(missing, platform)
+    return [
+        Out(
+            "checkin/missing",
+            {"rnd": rnd, "units": units, "total": len(missing), "part": i, "parts": len(batches)},
+            tuple(mentions),
+        )
+        for i, (units, mentions) in enumerate(batches, start=1)
+    ]
+
+
+# --- summaries -------------------------------------------------------------------------------
+
+
+async def summary_context(
+    session: AsyncSession, rnd: CheckinRound, now: datetime, reason: str
+) -> dict[str, Any]:
+    """What the 日报 template shows: totals, per community and grid, missing units."""
+    assert rnd.id is not None
+    missing = await service.missing_units(session, rnd.id, now)
+    return {
+        "rnd": rnd,
+        "reason": reason,
+        "now": now,
+        "t": await tally.total(session, rnd.id),
+        "communities": await tally.labelled(session, rnd.id, "community"),
+        "grids": await tally.labelled(session, rnd.id, "grid"),
+        "missing": missing[:SUMMARY_UNIT_LIMIT],
+        "missing_total": len(missing),
+        "several_communities": len({m.community for m in missing}) > 1,
+    }
+
+
+async def progress_context(
+    session: AsyncSession, rnd: CheckinRound, now: datetime
+) -> dict[str, Any]:
+    assert rnd.id is not None
+    several = await tally.community_count(session, rnd.id) > 1
+    return {
+        "rnd": rnd,
+        "t": await tally.total(session, rnd.id),
+        "slow": await tally.slowest_buildings(session, rnd.id, 3, with_community=several),
+        "minutes_left": minutes_left(rnd, now),
+        "overdue": service.as_utc(now) > service.as_utc(rnd.deadline),
+    }
+
+
+async def staff_summary(
+    session: AsyncSession, rnd: CheckinRound, now: datetime, reason: str
+) -> list[Push]:
+    """The deadline summary for staff (数据统计排查组, else the work groups)."""
+    assert rnd.id is not None
+    places = await service.round_places(session, rnd.id)
+    targets = service.staff_targets(await service.bound_groups(session), places)
+    if not targets:
+        log.warning("round #%s: no staff or work group bound for its summary", rnd.id)
+        return []
+    out = Out("checkin/daily_report", await summary_context(session, rnd, now, reason))
+    return [Push(g, out) for g in targets]
+
+
+def abnormal_pushes(result: service.Submitted) -> list[Push]:
+    out = Out("checkin/abnormal_alert", {"r": result})
+    return [Push(g, out) for g in result.alert_groups]
+
+
+async def announce_round(
+    session: AsyncSession, opened: service.Opened
+) -> list[Push]:
+    """A daily round opened by the scheduler is announced in its work groups."""
+    assert opened.round.id is not None
+    places = await service.round_places(session, opened.round.id)
+    groups = service.covering_any(
+        service.work_groups(await service.bound_groups(session)), places
+    )
+    out = Out("checkin/opened", {"o": opened, "automatic": True})
+    return [Push(g, out) for g in groups]

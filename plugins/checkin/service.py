@@ -1,0 +1,949 @@
+"""Check-in logic: rounds, reports, who is late. Plain async functions over a session.
+
+Each function either changes the database and returns what it did, or raises
+``CheckinError`` (a code that selects a template, plus context) before it has
+written anything; callers run them inside ``db.write()``, which rolls back on
+the exception, so a refusal never leaves a trace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+
+from sqlalchemy import and_, bindparam, exists, func, insert, literal, or_, true, update
+from sqlalchemy.orm import aliased
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.platforms import Mention
+from bot.scheduler import add_item, cancel_items
+from plugins._common.parse import Report
+from storage.models import (
+    Account,
+    Building,
+    ChatGroup,
+    CheckinReport,
+    CheckinRound,
+    CheckinRoundUnit,
+    Community,
+    Grid,
+    Person,
+    RecurringRound,
+    RoleGrant,
+    ScheduledItem,
+    Unit,
+)
+from storage.models_checkin import ROUND_CLOSED, ROUND_OPEN
+from storage.repo import (
+    ADMIN,
+    BUILDING_LEADER,
+    STAFF,
+    UNIT_LEADER,
+    Scope,
+    audit,
+    grant_covers_unit,
+)
+from storage.timeutil import SHANGHAI
+
+KIND_REMIND = "checkin.remind"
+KIND_DEADLINE = "checkin.deadline"
+KIND_DAILY = "checkin.daily_open"
+ROUND_KINDS = (KIND_REMIND, KIND_DEADLINE)
+REMIND_SHARE = 0.8  # the reminder goes out when 80 % of the window has passed
+ALERT_TEAM = "四人一专班"
+STAFF_TEAM = "数据统计排查组"
+LEADER_ROLES = (UNIT_LEADER, BUILDING_LEADER)
+# Which bound groups are "closer" to a unit: a grid's work group beats the community's.
+SPECIFICITY = {"unit": 4, "building": 3, "grid": 2, "community": 1, "all": 0}
+
+RU = CheckinRoundUnit
+_CUR = aliased(CheckinReport, name="cur")
+
+
+class CheckinError(ValueError):
+    def __init__(self, code: str, **context) -> None:
+        super().__init__(code)
+        self.code = code
+        self.context = context
+
+
+def as_utc(dt: datetime) -> datetime:
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+# --- who is asking ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Standing:
+    """The sender's roles that matter here, read in one query per command."""
+
+    account: str
+    person_id: int | None = None
+    name: str = ""
+    staff: bool = False
+    leader_grants: tuple[RoleGrant, ...] = ()
+
+    @property
+    def unit_ids(self) -> frozenset[int]:
+        return frozenset(
+            g.scope_id for g in self.leader_grants
+            if g.role == UNIT_LEADER and g.scope_kind == "unit"
+        )
+
+    @property
+    def building_ids(self) -> frozenset[int]:
+        return frozenset(
+            g.scope_id for g in self.leader_grants
+            if g.role == BUILDING_LEADER and g.scope_kind == "building"
+        )
+
+
+_STANDING = (
+    select(Account.person_id, Person.name, RoleGrant.role, RoleGrant.scope_kind, RoleGrant.scope_id)
+    .join(Person, col(Person.id) == Account.person_id)
+    .outerjoin(
+        RoleGrant,
+        and_(
+            col(RoleGrant.person_id) == Account.person_id,
+            or_(
+                col(RoleGrant.expires_at).is_(None),
+                col(RoleGrant.expires_at) > bindparam("now"),
+            ),
+        ),
+    )
+    .where(col(Account.id) == bindparam("account"))
+)
+
+
+async def standing(
+    session: AsyncSession, account: str, now: datetime, superuser: bool = False
+) -> Standing:
+    conn = await session.connection()
+    rows = (await conn.execute(_STANDING, {"account": account, "now": as_utc(now)})).all()
+    if not rows:
+        return Standing(account, staff=superuser)
+    person_id, name = rows[0][0], rows[0][1]
+    roles = [(role, kind, sid) for _, _, role, kind, sid in rows if role is not None]
+    return Standing(
+        account=account,
+        person_id=person_id,
+        name=name,
+        staff=superuser or any(role in (ADMIN, STAFF) for role, _, _ in roles),
+        leader_grants=tuple(
+            RoleGrant(person_id=person_id, role=role, scope_kind=kind, scope_id=sid)
+            for role, kind, sid in roles
+            if role in LEADER_ROLES
+        ),
+    )
+
+
+# --- places and groups ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a unit sits in the tree (snapshotted with the round)."""
+
+    unit_id: int
+    building_id: int
+    grid_id: int
+    community_id: int
+
+    @classmethod
+    def of(cls, ru: CheckinRoundUnit) -> Place:
+        return cls(ru.unit_id, ru.building_id, ru.grid_id, ru.community_id)
+
+
+def covers(scope_kind: str, scope_id: int, place: Place) -> bool:
+    if scope_kind == "all":
+        return True
+    return {
+        "community": place.community_id,
+        "grid": place.grid_id,
+        "building": place.building_id,
+        "unit": place.unit_id,
+    }.get(scope_kind) == scope_id
+
+
+def _ru_within(scope_kind: str, scope_id: int):
+    """SQL condition: a round unit lies inside a group's bound scope."""
+    if scope_kind == "all":
+        return true()
+    column = {
+        "community": RU.community_id,
+        "grid": RU.grid_id,
+        "building": RU.building_id,
+        "unit": RU.unit_id,
+    }[scope_kind]
+    return col(column) == scope_id
+
+
+async def group_binding(session: AsyncSession, platform: str, group_id: str | None):
+    if group_id is None:
+        return None
+    return (
+        await session.exec(
+            select(ChatGroup).where(ChatGroup.platform == platform, ChatGroup.group_id == group_id)
+        )
+    ).first()
+
+
+async def bound_groups(session: AsyncSession) -> list[ChatGroup]:
+    rows = await session.exec(
+        select(ChatGroup).where(col(ChatGroup.kind).in_(("work", "team"))).order_by(ChatGroup.id)
+    )
+    return list(rows.all())
+
+
+def closest(groups: Iterable[ChatGroup], place: Place) -> list[ChatGroup]:
+    """The covering groups at the most specific level (all of them at that level)."""
+    covering = [g for g in groups if covers(g.scope_kind, g.scope_id, place)]
+    if not covering:
+        return []
+    best = max(SPECIFICITY.get(g.scope_kind, 0) for g in covering)
+    return [g for g in covering if SPECIFICITY.get(g.scope_kind, 0) == best]
+
+
+def work_groups(groups: Iterable[ChatGroup]) -> list[ChatGroup]:
+    return [g for g in groups if g.kind == "work"]
+
+
+def team_groups(groups: Iterable[ChatGroup], team: str) -> list[ChatGroup]:
+    return [g for g in groups if g.kind == "team" and g.team == team]
+
+
+def alert_targets(groups: Sequence[ChatGroup], place: Place) -> list[ChatGroup]:
+    """Where an 异常 goes: 四人一专班 and staff (数据统计排查组, else the work group)."""
+    out = [g for g in team_groups(groups, ALERT_TEAM) if covers(g.scope_kind, g.scope_id, place)]
+    staff = [
+        g for g in team_groups(groups, STAFF_TEAM) if covers(g.scope_kind, g.scope_id, place)
+    ]
+    out += staff or closest(work_groups(groups), place)
+    return _unique(out)
+
+
+def staff_targets(groups: Sequence[ChatGroup], places: Sequence[Place]) -> list[ChatGroup]:
+    """Where a round's summary goes: 数据统计排查组 groups covering any of its units,
+    else the broadest work groups covering them (one summary per group, not per grid)."""
+    staff = [
+        g for g in team_groups(groups, STAFF_TEAM)
+        if any(covers(g.scope_kind, g.scope_id, p) for p in places)
+    ]
+    if staff:
+        return staff
+    covering = [
+        g for g in work_groups(groups) if any(covers(g.scope_kind, g.scope_id, p) for p in places)
+    ]
+    if not covering:
+        return []
+    broadest = min(SPECIFICITY.get(g.scope_kind, 0) for g in covering)
+    return [g for g in covering if SPECIFICITY.get(g.scope_kind, 0) == broadest]
+
+
+def _unique(groups: Iterable[ChatGroup]) -> list[ChatGroup]:
+    seen: set[int | None] = set()
+    out = []
+    for g in groups:
+        if g.id not in seen:
+            seen.add(g.id)
+            out.append(g)
+    return out
+
+
+# --- opening rounds --------------------------------------------------------------------------
+
+
+@dataclass
+class Opened:
+    round: CheckinRound
+    units: int
+    households: int
+    buildings: list[str]
+    items: list[ScheduledItem]
+
+
+def _unit_source(round_id: int, scope_kind: str, ids: Sequence[int]):
+    stmt = select(
+        literal(round_id), Unit.id, Building.id, Building.grid_id, Building.community_id,
+        Unit.households,
+    ).join(Building, col(Building.id) == Unit.building_id)
+    if scope_kind == "community":
+        stmt = stmt.where(col(Building.community_id).in_(ids))
+    elif scope_kind == "grid":
+        stmt = stmt.where(col(Building.grid_id).in_(ids))
+    elif scope_kind in ("building", "buildings"):
+        stmt = stmt.where(col(Building.id).in_(ids))
+    elif scope_kind == "unit":
+        stmt = stmt.where(col(Unit.id).in_(ids))
+    return stmt
+
+
+def scope_of(kind: str, ids_text: str, label: str) -> Scope:
+    ids = tuple(int(x) for x in ids_text.split(",") if x)
+    return Scope(kind, ids, label)
+
+
+async def open_round(
+    session: AsyncSession,
+    *,
+    actor: str,
+    title: str,
+    scope: Scope,
+    deadline: datetime,
+    now: datetime,
+    recurring_id: int | None = None,
+) -> Opened:
+    deadline, now = as_utc(deadline), as_utc(now)
+    if deadline <= now:
+        raise CheckinError("deadline_past", deadline=deadline)
+    rnd = CheckinRound(
+        title=title, scope_kind=scope.kind, scope_ids=",".join(str(i) for i in scope.ids),
+        scope_label=scope.label, opened_by=actor, opened_at=now, deadline=deadline,
+        recurring_id=recurring_id,
+    )
+    session.add(rnd)
+    await session.flush()
+    assert rnd.id is not None
+    # The snapshot is one INSERT … SELECT: a 5,000-unit street opens in one statement.
+    await session.exec(
+        insert(RU).from_select(
+            ["round_id", "unit_id", "building_id", "grid_id", "community_id", "households"],
+            _unit_source(rnd.id, scope.kind, scope.ids),
+        )
+    )
+    units, households = (
+        await session.exec(
+            select(func.count(), func.coalesce(func.sum(RU.households), 0)).where(
+                RU.round_id == rnd.id
+            )
+        )
+    ).one()
+    if not units:
+        raise CheckinError("empty_scope", scope=scope.label)
+    buildings = await _building_labels(session, rnd.id)
+    remind_at = now + (deadline - now) * REMIND_SHARE
+    items = [
+        await add_item(session, KIND_REMIND, rnd.id, remind_at),
+        await add_item(session, KIND_DEADLINE, rnd.id, deadline),
+    ]
+    await audit(
+        session, actor, "open_round",
+        f"#{rnd.id} {title} scope={scope.label} units={units} deadline={deadline.isoformat()}",
+    )
+    return Opened(rnd, int(units), int(households), buildings, items)
+
+
+async def _building_labels(session: AsyncSession, round_id: int) -> list[str]:
+    rows = (
+        await session.exec(
+            select(Community.name, Building.number)
+            .select_from(RU)
+            .join(Building, col(Building.id) == RU.building_id)
+            .join(Community, col(Community.id) == RU.community_id)
+            .where(RU.round_id == round_id)
+            .group_by(RU.building_id)
+            .order_by(Community.name, Building.number)
+        )
+    ).all()
+    several = len({c for c, _ in rows}) > 1
+    return [f"{c}/{n}栋" if several else f"{n}栋" for c, n in rows]
+
+
+# --- reports ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Counts:
+    households: int
+    returned: int
+    isolated: int
+    abnormal: int
+
+
+@dataclass
+class Submitted:
+    round_id: int
+    round_title: str
+    unit_label: str
+    counts: Counts
+    note: str
+    previous: Counts | None
+    late: bool
+    place: Place
+    reporter_name: str = ""
+    alert: bool = False  # 异常 > 0 and new or changed: 四人一专班 must hear of it
+    alert_groups: list[ChatGroup] = field(default_factory=list)
+    community: str = ""
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """A (round, unit) pair a report could be meant for, with the unit's current report."""
+
+    round_id: int
+    unit_id: int
+    building_id: int
+    grid_id: int
+    community_id: int
+    households: int
+    title: str
+    state: str
+    deadline: datetime
+    building_no: int
+    unit_no: int
+    prev_id: int | None
+    prev: Counts | None
+
+    @classmethod
+    def of(cls, row) -> _Candidate:
+        prev = Counts(*row[12:16]) if row[11] is not None else None
+        return cls(*row[:12], prev)
+
+    @property
+    def label(self) -> str:
+        return f"{self.building_no}栋{self.unit_no}单元"
+
+    @property
+    def place(self) -> Place:
+        return Place(self.unit_id, self.building_id, self.grid_id, self.community_id)
+
+    def unit(self) -> Unit:
+        # Transient: only what grant_covers_unit reads; never added to the session.
+        return Unit(id=self.unit_id, building_id=self.building_id, number=self.unit_no,
+                    households=self.households)
+
+
+def _candidates_stmt(by_round: bool, by_number: bool):
+    """Built once per shape: /打卡 is the hot path and SQLAlchemy statement
+    construction costs as much as the query itself."""
+    stmt = (
+        select(
+            RU.round_id, RU.unit_id, RU.building_id, RU.grid_id, RU.community_id, RU.households,
+            CheckinRound.title, CheckinRound.state, CheckinRound.deadline,
+            Building.number, Unit.number,
+            _CUR.id, _CUR.households, _CUR.returned, _CUR.isolated, _CUR.abnormal,
+        )
+        .select_from(RU)
+        .join(CheckinRound, col(CheckinRound.id) == RU.round_id)
+        .join(Unit, col(Unit.id) == RU.unit_id)
+        .join(Building, col(Building.id) == RU.building_id)
+        .outerjoin(
+            _CUR,
+            and_(
+                _CUR.round_id == RU.round_id,
+                _CUR.unit_id == RU.unit_id,
+                _CUR.is_current == true(),
+            ),
+        )
+    )
+    if by_round:
+        stmt = stmt.where(col(RU.round_id) == bindparam("round_id"))
+    else:
+        stmt = stmt.where(col(CheckinRound.state) == ROUND_OPEN)
+    if by_number:
+        stmt = stmt.where(
+            col(Building.number) == bindparam("building"), col(Unit.number) == bindparam("unit")
+        )
+    else:
+        stmt = stmt.where(col(RU.unit_id) == bindparam("unit_id"))
+    return stmt.order_by(RU.round_id, RU.unit_id)
+
+
+_CANDIDATES = {(r, n): _candidates_stmt(r, n) for r in (False, True) for n in (False, True)}
+_UNSET_CURRENT = (
+    update(CheckinReport)
+    .where(col(CheckinReport.id) == bindparam("prev_id"))
+    .values(is_current=False)
+)
+_INSERT_REPORT = insert(CheckinReport)
+
+
+async def _led_units(session: AsyncSession, who: Standing) -> set[int]:
+    units = set(who.unit_ids)
+    if who.building_ids:
+        rows = await session.exec(
+            select(Unit.id).where(col(Unit.building_id).in_(who.building_ids))
+        )
+        units.update(rows.all())
+    return units
+
+
+async def may_report(session: AsyncSession, who: Standing, unit: Unit) -> bool:
+    """Staff, or a 单元长/楼长 whose grant covers the unit."""
+    if who.staff:
+        return True
+    # Unit grants first: they are decided without a query.
+    for grant in sorted(who.leader_grants, key=lambda g: g.scope_kind != "unit"):
+        if await grant_covers_unit(session, grant, unit):
+            return True
+    return False
+
+
+GroupLoader = Callable[[], Awaitable[ChatGroup | None]]
+
+
+async def _no_group() -> None:
+    return None
+
+
+async def submit_report(
+    session: AsyncSession,
+    *,
+    who: Standing,
+    report: Report,
+    now: datetime,
+    group: GroupLoader = _no_group,
+) -> Submitted:
+    """Record a report, or raise CheckinError before writing.
+
+    ``group`` loads the binding of the chat the report came from; it is only
+    needed to tell apart same-numbered units of different communities.
+    """
+    now = as_utc(now)
+    params: dict[str, object] = {}
+    if report.round_no is not None:
+        params["round_id"] = report.round_no
+    if report.unit is not None:
+        params.update(building=report.unit.building, unit=report.unit.unit)
+    else:
+        led = await _led_units(session, who)
+        if len(led) != 1:
+            raise CheckinError("need_unit")
+        params["unit_id"] = next(iter(led))
+    conn = await session.connection()
+    stmt = _CANDIDATES[(report.round_no is not None, report.unit is not None)]
+    found = [_Candidate.of(row) for row in (await conn.execute(stmt, params)).all()]
+    if found and report.round_no is not None and found[0].state != ROUND_OPEN:
+        raise CheckinError("round_closed", round_id=report.round_no)
+    if not found:
+        await _explain_no_candidate(session, report)
+    chosen = await _pick_unit(session, who, found, group)
+    if len(chosen) > 1:
+        raise CheckinError(
+            "ambiguous_round", unit=chosen[0].label, rounds=[c.round_id for c in chosen]
+        )
+    cand = chosen[0]
+    if not await may_report(session, who, cand.unit()):
+        raise CheckinError("not_leader", unit=cand.label)
+    if report.households > cand.households:
+        raise CheckinError(
+            "over_count", unit=cand.label, registered=cand.households,
+            reported=report.households,
+        )
+    counts = Counts(report.households, report.returned, report.isolated, report.abnormal)
+    # Amendment: the previous report stays as history, no longer current. The
+    # partial unique index needs the old row cleared before the new one lands.
+    if cand.prev_id is not None:
+        await conn.execute(_UNSET_CURRENT, {"prev_id": cand.prev_id})
+    await conn.execute(
+        _INSERT_REPORT,
+        {
+            "round_id": cand.round_id, "unit_id": cand.unit_id, "reporter": who.account,
+            "households": counts.households, "returned": counts.returned,
+            "isolated": counts.isolated, "abnormal": counts.abnormal, "note": report.note,
+            "reported_at": now, "is_current": True,
+        },
+    )
+    result = Submitted(
+        round_id=cand.round_id, round_title=cand.title, unit_label=cand.label,
+        counts=counts, note=report.note, previous=cand.prev,
+        late=now > as_utc(cand.deadline), place=cand.place,
+        reporter_name=who.name or who.account,
+    )
+    if counts.abnormal > 0 and (cand.prev is None or cand.prev.abnormal != counts.abnormal):
+        result.alert = True
+        result.alert_groups = alert_targets(await bound_groups(session), cand.place)
+        community = await session.get(Community, cand.community_id)
+        result.community = community.name if community else ""
+    return result
+
+
+async def _pick_unit(
+    session: AsyncSession, who: Standing, found: list[_Candidate], group: GroupLoader
+) -> list[_Candidate]:
+    """Narrow candidates to one unit: the chat's scope first, then the sender's units."""
+    by_unit: dict[int, list[_Candidate]] = {}
+    for c in found:
+        by_unit.setdefault(c.unit_id, []).append(c)
+    if len(by_unit) > 1:
+        bound = await group()
+        if bound is not None:
+            inside = {
+                uid: cs for uid, cs in by_unit.items()
+                if covers(bound.scope_kind, bound.scope_id, cs[0].place)
+            }
+            by_unit = inside or by_unit
+    if len(by_unit) > 1 and not who.staff:
+        mine = {
+            uid: cs for uid, cs in by_unit.items()
+            if await may_report(session, who, cs[0].unit())
+        }
+        by_unit = mine or by_unit
+    if len(by_unit) > 1:
+        raise CheckinError("ambiguous_unit", unit=found[0].label)
+    return next(iter(by_unit.values()))
+
+
+async def _explain_no_candidate(session: AsyncSession, report: Report) -> None:
+    """Only on the refusal path: say precisely why nothing matched."""
+    if report.round_no is not None:
+        rnd = await session.get(CheckinRound, report.round_no)
+        if rnd is None:
+            raise CheckinError("round_not_found", round_id=report.round_no)
+        if rnd.state != ROUND_OPEN:
+            raise CheckinError("round_closed", round_id=rnd.id)
+    if report.unit is not None:
+        exists_unit = (
+            await session.exec(
+                select(Unit.id)
+                .join(Building, col(Building.id) == Unit.building_id)
+                .where(Building.number == report.unit.building, Unit.number == report.unit.unit)
+                .limit(1)
+            )
+        ).first()
+        if exists_unit is None:
+            raise CheckinError("unknown_unit", unit=str(report.unit))
+        if report.round_no is not None:
+            raise CheckinError("unit_not_in_round", unit=str(report.unit), round_id=report.round_no)
+        raise CheckinError("no_open_round", unit=str(report.unit))
+    raise CheckinError("no_open_round", unit="")
+
+
+# --- finding rounds --------------------------------------------------------------------------
+
+
+async def find_round(
+    session: AsyncSession,
+    number: int | None,
+    group: ChatGroup | None,
+    *,
+    open_only: bool,
+) -> CheckinRound:
+    """``#N`` if given; else the one open round this chat is about.
+
+    With no open round, read-only commands (``open_only=False``) fall back to
+    the latest round: ``/结束`` then ``/导出`` is the usual order.
+    """
+    if number is not None:
+        rnd = await session.get(CheckinRound, number)
+        if rnd is None:
+            raise CheckinError("round_not_found", round_id=number)
+        if open_only and rnd.state != ROUND_OPEN:
+            raise CheckinError("round_closed", round_id=number)
+        return rnd
+    stmt = select(CheckinRound)
+    if group is not None and group.scope_kind != "all":
+        stmt = stmt.where(
+            exists().where(
+                RU.round_id == CheckinRound.id, _ru_within(group.scope_kind, group.scope_id)
+            )
+        )
+    rows = (
+        await session.exec(
+            stmt.where(CheckinRound.state == ROUND_OPEN).order_by(col(CheckinRound.id))
+        )
+    ).all()
+    if len(rows) == 1:
+        return rows[0]
+    if len(rows) > 1:
+        raise CheckinError("ambiguous_round", unit="", rounds=[r.id for r in rows])
+    if not open_only:
+        latest = (await session.exec(stmt.order_by(col(CheckinRound.id).desc()).limit(1))).first()
+        if latest is not None:
+            return latest
+    raise CheckinError("no_open_round", unit="")
+
+
+async def close_round(
+    session: AsyncSession, rnd: CheckinRound, *, actor: str, now: datetime
+) -> list[ScheduledItem]:
+    if rnd.state != ROUND_OPEN:
+        raise CheckinError("round_closed", round_id=rnd.id)
+    rnd.state, rnd.closed_at, rnd.closed_by = ROUND_CLOSED, as_utc(now), actor
+    session.add(rnd)
+    cancelled = await cancel_items(session, ROUND_KINDS, rnd.id)  # type: ignore[arg-type]
+    await audit(session, actor, "close_round", f"#{rnd.id} {rnd.title}")
+    return cancelled
+
+
+# --- who is late -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Leader:
+    person_id: int
+    name: str
+    role: str
+    accounts: tuple[str, ...]
+
+    def mention(self, platform: str) -> Mention | None:
+        for account in self.accounts:
+            if account.startswith(platform + ":"):
+                return Mention(account, self.name)
+        return None
+
+
+@dataclass
+class MissingUnit:
+    place: Place
+    building: int
+    unit: int
+    community: str
+    grid: str
+    households: int
+    leaders: list[Leader]
+
+    @property
+    def label(self) -> str:
+        return f"{self.building}栋{self.unit}单元"
+
+    def mentions(self, platform: str) -> list[Mention]:
+        return [m for m in (ld.mention(platform) for ld in self.leaders) if m is not None]
+
+
+_IN_CHUNK = 500
+
+
+def _chunks(ids: Sequence[int]) -> Iterable[Sequence[int]]:
+    for i in range(0, len(ids), _IN_CHUNK):
+        yield ids[i : i + _IN_CHUNK]
+
+
+async def leaders_of(
+    session: AsyncSession, unit_ids: Sequence[int], building_ids: Sequence[int], now: datetime
+) -> tuple[dict[int, list[Leader]], dict[int, list[Leader]]]:
+    """Active 单元长 grants by unit id and 楼长 grants by building id, with accounts."""
+    by_unit: dict[int, list[Leader]] = {}
+    by_building: dict[int, list[Leader]] = {}
+    for role, kind, ids, out in (
+        (UNIT_LEADER, "unit", list(unit_ids), by_unit),
+        (BUILDING_LEADER, "building", list(building_ids), by_building),
+    ):
+        for chunk in _chunks(ids):
+            rows = (
+                await session.exec(
+                    select(RoleGrant.scope_id, Person.id, Person.name, Account.id)
+                    .join(Person, col(Person.id) == RoleGrant.person_id)
+                    .outerjoin(Account, col(Account.person_id) == Person.id)
+                    .where(
+                        RoleGrant.role == role,
+                        RoleGrant.scope_kind == kind,
+                        col(RoleGrant.scope_id).in_(chunk),
+                        or_(
+                            col(RoleGrant.expires_at).is_(None),
+                            col(RoleGrant.expires_at) > now,
+                        ),
+                    )
+                    .order_by(RoleGrant.scope_id, Person.id, Account.id)
+                )
+            ).all()
+            people: dict[tuple[int, int], tuple[str, list[str]]] = {}
+            for scope_id, pid, name, account in rows:
+                entry = people.setdefault((scope_id, pid), (name, []))
+                if account:
+                    entry[1].append(account)
+            for (scope_id, pid), (name, accounts) in people.items():
+                out.setdefault(scope_id, []).append(Leader(pid, name, role, tuple(accounts)))
+    return by_unit, by_building
+
+
+async def missing_units(session: AsyncSession, round_id: int, now: datetime) -> list[MissingUnit]:
+    """Units of the round without a current report, with their leaders, in roster order."""
+    rows = (
+        await session.exec(
+            select(RU, Building.number, Unit.number, Community.name, Grid.name)
+            .join(Unit, col(Unit.id) == RU.unit_id)
+            .join(Building, col(Building.id) == RU.building_id)
+            .join(Community, col(Community.id) == RU.community_id)
+            .join(Grid, col(Grid.id) == RU.grid_id)
+            .outerjoin(
+                _CUR,
+                and_(
+                    _CUR.round_id == RU.round_id,
+                    _CUR.unit_id == RU.unit_id,
+                    _CUR.is_current == true(),
+                ),
+            )
+            .where(RU.round_id == round_id, _CUR.id.is_(None))
+            .order_by(Community.name, Building.number, Unit.number)
+        )
+    ).all()
+    by_unit, by_building = await leaders_of(
+        session,
+        [ru.unit_id for ru, *_ in rows],
+        sorted({ru.building_id for ru, *_ in rows}),
+        as_utc(now),
+    )
+    out = []
+    for ru, b_no, u_no, community, grid in rows:
+        leaders = by_unit.get(ru.unit_id, []) + by_building.get(ru.building_id, [])
+        out.append(
+            MissingUnit(Place.of(ru), b_no, u_no, community, grid, ru.households, leaders)
+        )
+    return out
+
+
+def mention_batches(
+    units: Sequence[MissingUnit], platform: str, limit: int = 20
+) -> list[tuple[list[MissingUnit], list[Mention]]]:
+    """Cut a unit list into messages of at most ``limit`` distinct @-mentions each,
+    so every message lists exactly the units whose leaders it mentions."""
+    batches: list[tuple[list[MissingUnit], list[Mention]]] = []
+    cur_units: list[MissingUnit] = []
+    cur_mentions: list[Mention] = []
+    for unit in units:
+        wanted = list(dict.fromkeys(unit.mentions(platform)))
+        new = [m for m in wanted if m not in cur_mentions]
+        if cur_units and len(cur_mentions) + len(new) > limit:
+            batches.append((cur_units, cur_mentions))
+            cur_units, cur_mentions, new = [], [], wanted
+        cur_units.append(unit)
+        cur_mentions.extend(new)
+    if cur_units or not batches:
+        batches.append((cur_units, cur_mentions))
+    return batches
+
+
+def covering_any(groups: Iterable[ChatGroup], places: Sequence[Place]) -> list[ChatGroup]:
+    return [g for g in groups if any(covers(g.scope_kind, g.scope_id, p) for p in places)]
+
+
+async def round_places(session: AsyncSession, round_id: int) -> list[Place]:
+    rows = await session.exec(
+        select(RU.unit_id, RU.building_id, RU.grid_id, RU.community_id).where(
+            RU.round_id == round_id
+        )
+    )
+    return [Place(*r) for r in rows.all()]
+
+
+# --- export ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    community: str
+    grid: str
+    building: int
+    unit: int
+    registered: int
+    households: int
+    returned: int
+    isolated: int
+    abnormal: int
+    note: str
+    reporter_name: str
+    reporter: str
+    reported_at: datetime
+    submissions: int
+
+
+async def current_reports(session: AsyncSession, round_id: int) -> list[ReportRow]:
+    history = (
+        select(CheckinReport.unit_id, func.count().label("n"))
+        .where(CheckinReport.round_id == round_id)
+        .group_by(CheckinReport.unit_id)
+        .subquery()
+    )
+    rows = (
+        await session.exec(
+            select(
+                Community.name, Grid.name, Building.number, Unit.number, RU.households,
+                CheckinReport, Person.name, history.c.n,
+            )
+            .select_from(CheckinReport)
+            .join(
+                RU,
+                and_(
+                    col(RU.round_id) == CheckinReport.round_id,
+                    col(RU.unit_id) == CheckinReport.unit_id,
+                ),
+            )
+            .join(Unit, col(Unit.id) == RU.unit_id)
+            .join(Building, col(Building.id) == RU.building_id)
+            .join(Grid, col(Grid.id) == RU.grid_id)
+            .join(Community, col(Community.id) == RU.community_id)
+            .join(history, history.c.unit_id == CheckinReport.unit_id)
+            .outerjoin(Account, col(Account.id) == CheckinReport.reporter)
+            .outerjoin(Person, col(Person.id) == Account.person_id)
+            .where(CheckinReport.round_id == round_id, col(CheckinReport.is_current) == true())
+            .order_by(Community.name, Building.number, Unit.number)
+        )
+    ).all()
+    return [
+        ReportRow(
+            c, g, b, u, reg, r.households, r.returned, r.isolated, r.abnormal, r.note,
+            name or "", r.reporter, r.reported_at, int(n),
+        )
+        for c, g, b, u, reg, r, name, n in rows
+    ]
+
+
+# --- recurring rounds -------------------------------------------------------------------------
+
+
+def local_at(day, minute: int) -> datetime:
+    """``minute`` after local midnight of ``day`` (1440 = next midnight), as aware UTC."""
+    moment = datetime.combine(day, time(0), tzinfo=SHANGHAI) + timedelta(minutes=minute)
+    return moment.astimezone(UTC)
+
+
+def next_open(defn: RecurringRound, after: datetime) -> datetime:
+    """The first opening strictly after ``after``."""
+    day = as_utc(after).astimezone(SHANGHAI).date()
+    for offset in range(3):
+        moment = local_at(day + timedelta(days=offset), defn.open_minute)
+        if moment > as_utc(after):
+            return moment
+    raise AssertionError("unreachable: an opening exists within two days")
+
+
+async def create_daily(
+    session: AsyncSession,
+    *,
+    actor: str,
+    title: str,
+    scope: Scope,
+    open_minute: int,
+    close_minute: int,
+    now: datetime,
+) -> tuple[RecurringRound, ScheduledItem]:
+    defn = RecurringRound(
+        title=title, scope_kind=scope.kind, scope_ids=",".join(str(i) for i in scope.ids),
+        scope_label=scope.label, open_minute=open_minute, close_minute=close_minute,
+        created_by=actor, created_at=as_utc(now),
+    )
+    session.add(defn)
+    await session.flush()
+    units = (
+        await session.exec(
+            select(func.count()).select_from(
+                _unit_source(0, scope.kind, scope.ids).subquery()
+            )
+        )
+    ).one()
+    if not units:
+        raise CheckinError("empty_scope", scope=scope.label)
+    assert defn.id is not None
+    item = await add_item(session, KIND_DAILY, defn.id, next_open(defn, now))
+    await audit(
+        session, actor, "create_daily_round",
+        f"{defn.id} {title} scope={scope.label} {open_minute}-{close_minute}",
+    )
+    return defn, item
+
+
+async def stop_daily(
+    session: AsyncSession, number: int, *, actor: str
+) -> tuple[RecurringRound, list[ScheduledItem]]:
+    defn = await session.get(RecurringRound, number)
+    if defn is None or not defn.active:
+        raise CheckinError("daily_not_found", number=number)
+    defn.active = False
+    session.add(defn)
+    cancelled = await cancel_items(session, (KIND_DAILY,), number)
+    await audit(session, actor, "stop_daily_round", f"{number} {defn.title}")
+    return defn, cancelled

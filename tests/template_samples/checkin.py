@@ -1,0 +1,43 @@
+"""Structured sample contexts for check-in templates (hostile strings everywhere)."""
+
+from types import SimpleNamespace as NS
+
+from tests.template_samples import HOSTILE as H
+from tests.template_samples import NOW
+
+_RND = NS(id=3, title=H, scope_label=H, deadline=NOW, state="open")
+_T = NS(label=H, units=7, reported=4, registered=138, covered=68, returned=1, isolated=2,
+        abnormal=1, unit_share=57, household_share=49)
+_LEADERS = [NS(name=H, role=H, accounts=(H,)), NS(name=H, role=H, accounts=())]
+_UNIT = NS(label=H, community=H, leaders=_LEADERS)
+_COUNTS = NS(households=24, returned=0, isolated=1, abnormal=2)
+_SUBMITTED = NS(
+    unit_label=H, counts=_COUNTS, note=H, previous=_COUNTS, round_id=3, round_title=H,
+    late=True, alert=True, alert_groups=[1], community=H, reporter_name=H,
+)
+
+SAMPLES = {
+    "checkin/abnormal_alert": {"r": _SUBMITTED},
+    "checkin/chase_done": {"rnd": _RND, "units": 3, "groups": 1, "mentioned": 4,
+                           "orphans": [_UNIT]},
+    "checkin/closed": {"rnd": _RND, "t": _T},
+    "checkin/daily_created": {"d": NS(id=1, title=H, scope_label=H, open_minute=600,
+                                      close_minute=1080), "first": NOW},
+    "checkin/daily_report": {"rnd": _RND, "reason": "deadline", "now": NOW, "t": _T,
+                             "communities": [_T, _T], "grids": [_T], "missing": [_UNIT],
+                             "missing_total": 70, "several_communities": True},
+    "checkin/daily_stopped": {"d": NS(id=1, title=H)},
+    "checkin/error": {"code": "ambiguous_round", "unit": H, "rounds": [1, 2],
+                      "usage": "checkin_report"},
+    "checkin/export_ok": {"rnd": _RND, "path": H, "reports": 4, "missing": 3},
+    "checkin/export_sent": {"rnd": _RND},
+    "checkin/export_private_failed": {"rnd": _RND},
+    "checkin/missing": {"rnd": _RND, "units": [_UNIT], "total": 3, "part": 1, "parts": 2},
+    "checkin/opened": {"o": NS(round=_RND, units=7, households=138, buildings=[H] * 31),
+                       "automatic": False},
+    "checkin/progress": {"rnd": _RND, "t": _T, "slow": [_T], "minutes_left": 1500,
+                         "overdue": False},
+    "checkin/remind": {"rnd": _RND, "units": [_UNIT], "total": 3, "part": 1, "parts": 1,
+                       "automatic": True, "minutes_left": 95},
+    "checkin/report_ok": {"r": _SUBMITTED},
+}
