@@ -8,6 +8,8 @@ polite answer instead of silence.
 
 from __future__ import annotations
 
+import weakref
+
 from nonebot.adapters import Bot, Event
 from nonebot.matcher import Matcher
 from nonebot.params import Depends
@@ -24,6 +26,37 @@ from storage.repo import (
     roles_of_account,
 )
 
+# Roles looked up once per incoming event and shared by every permission check
+# of it (/帮助 alone checks a dozen). Keyed by the event object's identity and
+# dropped when the event is garbage: NoneBot runs checks in separate tasks, so a
+# context variable would not be shared between them.
+_event_roles: dict[int, tuple[weakref.ref, dict[str, set[str]]]] = {}
+
+
+def _roles_cache(event: Event) -> dict[str, set[str]]:
+    key = id(event)
+    entry = _event_roles.get(key)
+    if entry is not None and entry[0]() is event:
+        return entry[1]
+
+    def _drop(ref: weakref.ref, key: int = key) -> None:
+        current = _event_roles.get(key)
+        if current is not None and current[0] is ref:
+            del _event_roles[key]
+
+    cache: dict[str, set[str]] = {}
+    _event_roles[key] = (weakref.ref(event, _drop), cache)
+    return cache
+
+
+async def roles_for(event: Event, account: str) -> set[str]:
+    cache = _roles_cache(event)
+    if account not in cache:
+        runtime = current_runtime()
+        async with runtime.db.read() as session:
+            cache[account] = await roles_of_account(session, account, runtime.now())
+    return cache[account]
+
 
 def role_permission(*roles: str) -> Permission:
     wanted = frozenset(roles)
@@ -37,9 +70,7 @@ def role_permission(*roles: str) -> Permission:
             return True
         if not wanted:
             return True
-        async with runtime.db.read() as session:
-            held = await roles_of_account(session, account, runtime.now())
-        return bool(held & wanted)
+        return bool(await roles_for(event, account) & wanted)
 
     _has_role.__name__ = "has_role_" + "_".join(sorted(wanted)) if wanted else "anyone"
     return Permission(_has_role)

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_
+from sqlalchemy import or_, union
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -102,13 +102,26 @@ async def teams_of(session: AsyncSession, person_id: int) -> list[str]:
 async def roles_of_account(
     session: AsyncSession, account: str, now: datetime | None = None
 ) -> set[str]:
-    """Role names (base roles and team names) the account holds right now."""
-    person = await person_of(session, account)
-    if person is None:
-        return set()
-    roles = {g.role for g in await active_grants(session, person.id, now)}
-    roles.update(await teams_of(session, person.id))
-    return roles
+    """Role names (base roles and team names) the account holds right now.
+
+    One statement: this runs for every guarded command, so it is on the hot path.
+    """
+    now = now or utcnow()
+    grants = (
+        select(RoleGrant.role)
+        .join(Account, col(Account.person_id) == col(RoleGrant.person_id))
+        .where(
+            Account.id == account,
+            or_(col(RoleGrant.expires_at).is_(None), col(RoleGrant.expires_at) > now),
+        )
+    )
+    teams = (
+        select(TeamMember.team)
+        .join(Account, col(Account.person_id) == col(TeamMember.person_id))
+        .where(Account.id == account)
+    )
+    rows = await session.exec(union(grants, teams))
+    return {r[0] for r in rows.all()}
 
 
 async def audit(session: AsyncSession, actor: str, action: str, detail: str = "") -> None:

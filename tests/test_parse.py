@@ -937,3 +937,10 @@ def test_parse_report_is_total(text: str) -> None:
     assert result.round_no is None or 1 <= result.round_no <= MAX_COUNT
     assert result.unit is None or isinstance(result.unit, UnitRef)
     assert isinstance(result.note, str) and len(result.note) <= 500
+
+
+def test_a_pasted_back_confirmation_line_parses() -> None:
+    """Leaders copy the bot's confirmation and edit a number: it must still parse."""
+    assert parse_report("3栋2单元：已排查24户，返区0，隔离1，异常0") == Report(
+        None, UnitRef(3, 2), 24, 0, 1, 0, ""
+    )

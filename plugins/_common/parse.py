@@ -673,7 +673,7 @@ class Report:
 # 备注 is located in the raw text (after dropping zero-width characters) so the note keeps the
 # user's own punctuation: NFKC would turn 发热，已送医 into 发热,已送医.
 _NOTE_RE = re.compile(r"备注\s*[:：]?\s*")
-_FIELD_SEPARATOR_RE = re.compile(r"[\s,;。]+")
+_FIELD_SEPARATOR_RE = re.compile(r"[\s,;。:]+")
 _ROUND_RE = re.compile(rf"#\s?(?P<n>{_NUM})?|第\s?(?P<n2>{_NUM})\s?轮")
 _PARTIAL_UNIT_RE = re.compile(rf"{_NUM}\s?(?:{_BUILDING_SUFFIX}|单元)")
 _HOUSEHOLDS_KEY_RE = re.compile(rf"已?排查\s?[:=]?\s?(?P<n>{_NUM})?(?:\s?户)?")
