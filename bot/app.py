@@ -22,6 +22,8 @@ from storage.db import Database
 
 PLUGINS = (
     "plugins.roster", "plugins.checkin", "plugins.broadcast", "plugins.slogans", "plugins.policy",
+    "plugins.quarantine", "plugins.incidents", "plugins.duties",  # quarantine first: places.py
+    "plugins.reminders", "plugins.alerts", "plugins.assist",  # reminders first: targets.py
 )
 
 

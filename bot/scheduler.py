@@ -15,15 +15,29 @@ a test restarting the bot) therefore cannot both fire an item.
 Handlers come from a registry handed to the constructor — in production the
 ``extra["scheduler"]`` declarations of the loaded plugins, in tests whatever
 the test passes — never from a module global.
+
+One process schedules: ``start`` takes a lease (a ``SchedulerLease`` row,
+taken in a ``BEGIN IMMEDIATE`` transaction, renewed every few seconds, released
+at ``stop``). A second process on the same database arms nothing while the
+lease is live, says so once in the log, and takes over only after it expires.
+
+After a downtime, ``rebuild`` sends an item missed by less than the grace late
+(``item.late`` is set, so its handler can say "补发"); older ones are marked
+missed and reported once to staff (the ``on_missed`` hooks, each line from the
+kind's ``describe`` hook) instead of being sprayed out. Recurring kinds
+("every N minutes", "daily at HH:MM") get one catch-up run however long the
+downtime, and their next occurrence is queued with the claim.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -39,6 +53,8 @@ from storage.models_checkin import (
     ITEM_MISSED,
     ITEM_PENDING,
 )
+from storage.models_deadlines import SchedulerLease
+from storage.timeutil import SHANGHAI, utcnow
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
@@ -50,8 +66,15 @@ TIMEZONE = "Asia/Shanghai"
 # `late_grace`; once a timer is armed it must run even if the loop was busy.
 APS_MISFIRE_GRACE_S = 24 * 3600
 
+LEASE_NAME = "scheduler"
+
 Handler = Callable[["Runtime", ScheduledItem], Awaitable[None]]
 StartHook = Callable[["Runtime", "Scheduler"], Awaitable[None]]
+# What a missed item was, for people ("提醒 #3：开会"); None = moot, leave it out.
+Describe = Callable[["Runtime", AsyncSession, ScheduledItem], Awaitable["str | None"]]
+MissedHook = Callable[["Runtime", AsyncSession, Sequence["MissedItem"]], Awaitable[None]]
+# The recurrence of definition ``ref_id`` of a recurring kind; None = stopped.
+RecurrenceOf = Callable[["Runtime", AsyncSession, int], Awaitable["Recurrence | None"]]
 
 
 @dataclass(frozen=True)
@@ -61,28 +84,48 @@ class SchedulerHooks:
     ``handlers`` maps an item kind (``"checkin.remind"``) to the coroutine run
     when such an item is due; ``on_start`` hooks run after each rebuild, e.g.
     to make sure every recurring definition has its next occurrence queued.
+    ``describe`` says what a missed item of a kind was; ``on_missed`` hooks
+    report the items a downtime made miss (in a write transaction, so outbox
+    rows commit with it); ``recurring`` marks kinds whose next occurrence the
+    scheduler queues itself (see ``Recurrence``).
     """
 
     handlers: Mapping[str, Handler] = field(default_factory=dict)
     on_start: tuple[StartHook, ...] = ()
+    describe: Mapping[str, Describe] = field(default_factory=dict)
+    on_missed: tuple[MissedHook, ...] = ()
+    recurring: Mapping[str, RecurrenceOf] = field(default_factory=dict)
 
 
 def declared_hooks() -> SchedulerHooks:
     """Merge the scheduler declarations of every loaded plugin."""
     import nonebot
 
-    handlers: dict[str, Handler] = {}
-    on_start: list[StartHook] = []
+    found = []
     for plugin in sorted(nonebot.get_loaded_plugins(), key=lambda p: p.id_):
         meta = plugin.metadata
         hooks = meta.extra.get("scheduler") if meta and isinstance(meta.extra, dict) else None
         if isinstance(hooks, SchedulerHooks):
-            for kind, handler in hooks.handlers.items():
-                if kind in handlers:
-                    raise ValueError(f"scheduled kind {kind!r} declared twice")
-                handlers[kind] = handler
-            on_start.extend(hooks.on_start)
-    return SchedulerHooks(handlers, tuple(on_start))
+            found.append(hooks)
+    return merge_hooks(*found)
+
+
+def merge_hooks(*declared: SchedulerHooks) -> SchedulerHooks:
+    handlers: dict[str, Handler] = {}
+    describe: dict[str, Describe] = {}
+    recurring: dict[str, RecurrenceOf] = {}
+    on_start: list[StartHook] = []
+    on_missed: list[MissedHook] = []
+    for hooks in declared:
+        for kind, handler in hooks.handlers.items():
+            if kind in handlers:
+                raise ValueError(f"scheduled kind {kind!r} declared twice")
+            handlers[kind] = handler
+        describe.update(hooks.describe)
+        recurring.update(hooks.recurring)
+        on_start.extend(hooks.on_start)
+        on_missed.extend(hooks.on_missed)
+    return SchedulerHooks(handlers, tuple(on_start), describe, tuple(on_missed), recurring)
 
 
 def as_utc(dt: datetime) -> datetime:
@@ -143,11 +186,97 @@ async def cancel_items(
     return list(rows)
 
 
+# --- recurring definitions ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recurrence:
+    """"Every N minutes" (phase kept from the previous occurrence) or "daily at
+    HH:MM" in Asia/Shanghai, whatever the host clock."""
+
+    every: timedelta | None = None
+    daily_minute: int | None = None  # minutes after local midnight
+
+    def __post_init__(self) -> None:
+        if (self.every is None) == (self.daily_minute is None):
+            raise ValueError("a recurrence is either every N minutes or daily at HH:MM")
+        if self.every is not None and self.every <= timedelta(0):
+            raise ValueError("the interval must be positive")
+        if self.daily_minute is not None and not 0 <= self.daily_minute < 1440:
+            raise ValueError("daily minute out of range")
+
+    def next_after(self, after: datetime, anchor: datetime | None = None) -> datetime:
+        """The first occurrence strictly after ``after`` (aware UTC).
+
+        ``anchor`` (an earlier occurrence) keeps an interval's phase: after two
+        hours down, a 10-minute job continues on its own 10-minute grid.
+        """
+        after = as_utc(after)
+        if self.every is not None:
+            if anchor is None:
+                return after + self.every
+            anchor = as_utc(anchor)
+            if anchor > after:
+                return anchor
+            return anchor + ((after - anchor) // self.every + 1) * self.every
+        assert self.daily_minute is not None
+        day = after.astimezone(SHANGHAI).date()
+        for offset in range(2):
+            moment = datetime.combine(day + timedelta(days=offset), time(0), tzinfo=SHANGHAI)
+            moment += timedelta(minutes=self.daily_minute)
+            if moment > after:
+                return moment.astimezone(UTC)
+        raise AssertionError("unreachable: an occurrence exists within two days")
+
+
+def every_minutes(minutes: int) -> Recurrence:
+    return Recurrence(every=timedelta(minutes=minutes))
+
+
+def daily_at(minute: int) -> Recurrence:
+    """``minute`` after local midnight: ``daily_at(9 * 60)`` is every day at 09:00."""
+    return Recurrence(daily_minute=minute)
+
+
+async def ensure_recurring(
+    session: AsyncSession, kind: str, ref_id: int, recurrence: Recurrence, now: datetime
+) -> ScheduledItem | None:
+    """Queue the next occurrence of a definition that has none pending (a new one,
+    or a chain broken by a crash); returns the item to arm, or None."""
+    pending = (
+        await session.exec(
+            select(ScheduledItem.id).where(
+                ScheduledItem.kind == kind,
+                ScheduledItem.ref_id == ref_id,
+                ScheduledItem.state == ITEM_PENDING,
+            )
+        )
+    ).first()
+    if pending is not None:
+        return None
+    item = await add_item(session, kind, ref_id, recurrence.next_after(now))
+    if item.state != ITEM_PENDING:
+        # That occurrence is still ahead of us: a settled row there is stale.
+        item.state, item.late = ITEM_PENDING, False
+        session.add(item)
+    return item
+
+
+@dataclass(frozen=True)
+class MissedItem:
+    """One item a downtime made miss, as the staff report lists it."""
+
+    item: ScheduledItem
+    text: str  # from the kind's describe hook, or generic
+    interrupted: bool  # cut off mid-run: it may or may not have gone out
+
+
 @dataclass(frozen=True)
 class RebuildReport:
     armed: int
     late: int
     missed: int
+    leader: bool = True  # False: another process holds the lease, nothing was armed
 
 
 class Scheduler:
@@ -157,19 +286,47 @@ class Scheduler:
         handlers: Mapping[str, Handler],
         *,
         on_start: Iterable[StartHook] = (),
+        describe: Mapping[str, Describe] | None = None,
+        on_missed: Iterable[MissedHook] = (),
+        recurring: Mapping[str, RecurrenceOf] | None = None,
         clock: Callable[[], datetime] | None = None,
-        late_grace: timedelta = timedelta(minutes=30),
+        late_grace: timedelta | None = None,
         retry_delay: timedelta = timedelta(minutes=1),
         max_attempts: int = 3,
         timezone: str = TIMEZONE,
+        lease_ttl: timedelta | None = None,
+        lease_renew: timedelta | None = None,
+        lease_name: str = LEASE_NAME,
+        wall_clock: Callable[[], datetime] = utcnow,
     ) -> None:
+        settings = runtime.settings
         self.runtime = runtime
         self.handlers = dict(handlers)
         self.on_start = tuple(on_start)
+        self.describe = dict(describe or {})
+        self.on_missed = tuple(on_missed)
+        self.recurring = dict(recurring or {})
         self._clock = clock
-        self.late_grace = late_grace
+        self.late_grace = late_grace if late_grace is not None else timedelta(
+            minutes=getattr(settings, "scheduler_late_grace_minutes", 30)
+        )
         self.retry_delay = retry_delay
         self.max_attempts = max_attempts
+        # The lease runs on the wall clock: processes must agree on it, and a
+        # test clock (``clock``) only decides what is due.
+        self.lease_ttl = lease_ttl or timedelta(
+            seconds=getattr(settings, "scheduler_lease_ttl_s", 60.0)
+        )
+        self.lease_renew = lease_renew or timedelta(
+            seconds=getattr(settings, "scheduler_lease_renew_s", 20.0)
+        )
+        self.lease_name = lease_name
+        self.holder = uuid.uuid4().hex
+        self._wall = wall_clock
+        self._leader = False
+        self._lease_until: datetime | None = None
+        self._lease_task: asyncio.Task | None = None
+        self._standby_logged = False
         self.aps = AsyncIOScheduler(
             timezone=timezone,
             job_defaults={
@@ -182,7 +339,10 @@ class Scheduler:
 
     @classmethod
     def from_hooks(cls, runtime: Runtime, hooks: SchedulerHooks, **kwargs) -> Scheduler:
-        return cls(runtime, hooks.handlers, on_start=hooks.on_start, **kwargs)
+        return cls(
+            runtime, hooks.handlers, on_start=hooks.on_start, describe=hooks.describe,
+            on_missed=hooks.on_missed, recurring=hooks.recurring, **kwargs,
+        )
 
     def now(self) -> datetime:
         return as_utc((self._clock or self.runtime.now)())
@@ -191,10 +351,27 @@ class Scheduler:
     def running(self) -> bool:
         return self.aps.running
 
+    @property
+    def leader(self) -> bool:
+        """True while this instance holds the lease (and so may arm timers)."""
+        return self._leader
+
     # --- lifecycle ---------------------------------------------------------------------
 
     async def start(self) -> RebuildReport:
-        self.aps.start()
+        """Take the lease and arm what is due; without it, stand by and retry."""
+        if await self._take_lease():
+            report = await self._activate()
+        else:
+            report = RebuildReport(0, 0, 0, leader=False)
+        if self._lease_task is None or self._lease_task.done():
+            self._lease_task = asyncio.create_task(self._keep_lease(), name="scheduler-lease")
+        return report
+
+    async def _activate(self) -> RebuildReport:
+        self._leader, self._standby_logged = True, False
+        if not self.aps.running:
+            self.aps.start()
         report = await self.rebuild()
         for hook in self.on_start:
             await hook(self.runtime, self)
@@ -204,20 +381,119 @@ class Scheduler:
         )
         return report
 
+    def _deactivate(self) -> None:
+        """Lease lost: drop every timer (another process now owns the schedule)."""
+        self._leader = False
+        if self.aps.running:
+            self.aps.remove_all_jobs()
+
     async def stop(self, timeout: float = 5.0) -> None:
-        """Stop arming and let handlers already running finish (bounded)."""
-        if not self.aps.running:
-            return
-        self.aps.pause()
-        pending = {t for t in self._inflight if t is not asyncio.current_task()}
-        if pending:
-            await asyncio.wait(pending, timeout=timeout)
-        self.aps.shutdown(wait=False)
-        # AsyncIOScheduler shuts down from a loop callback; let it run.
-        for _ in range(100):
-            if not self.aps.running:
-                break
-            await asyncio.sleep(0)
+        """Stop arming, let handlers already running finish (bounded), release the lease."""
+        task, self._lease_task = self._lease_task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self.aps.running:
+            self.aps.pause()
+            pending = {t for t in self._inflight if t is not asyncio.current_task()}
+            if pending:
+                await asyncio.wait(pending, timeout=timeout)
+            self.aps.shutdown(wait=False)
+            # AsyncIOScheduler shuts down from a loop callback; let it run.
+            for _ in range(100):
+                if not self.aps.running:
+                    break
+                await asyncio.sleep(0)
+        if self._leader:
+            self._leader = False
+            await self._release_lease()
+
+    # --- the lease ---------------------------------------------------------------------
+
+    async def _take_lease(self) -> bool:
+        """Hold the lease if it is free, expired or already ours.
+
+        The read and the write run in one BEGIN IMMEDIATE transaction: SQLite's
+        write lock is taken first, so two processes cannot both see it free.
+        """
+        now = as_utc(self._wall())
+        until = now + self.lease_ttl
+        async with self.runtime.db.write() as s:
+            lease = await s.get(SchedulerLease, self.lease_name)
+            if lease is None:
+                s.add(SchedulerLease(
+                    name=self.lease_name, holder=self.holder, acquired_at=now, expires_at=until
+                ))
+            elif lease.holder == self.holder or as_utc(lease.expires_at) <= now:
+                if lease.holder != self.holder:
+                    lease.holder, lease.acquired_at = self.holder, now
+                lease.expires_at = until
+                s.add(lease)
+            else:
+                if not self._standby_logged:
+                    self._standby_logged = True
+                    log.error(
+                        "another process holds the scheduler lease until %s: this one arms "
+                        "nothing and retries every %g s",
+                        as_utc(lease.expires_at).isoformat(), self.lease_renew.total_seconds(),
+                    )
+                return False
+        self._lease_until = until
+        return True
+
+    async def _renew_lease(self) -> bool:
+        now = as_utc(self._wall())
+        until = now + self.lease_ttl
+        async with self.runtime.db.write() as s:
+            result = await s.exec(
+                update(SchedulerLease)
+                .where(
+                    col(SchedulerLease.name) == self.lease_name,
+                    col(SchedulerLease.holder) == self.holder,
+                )
+                .values(expires_at=until)
+            )
+        if result.rowcount != 1:
+            return False
+        self._lease_until = until
+        return True
+
+    async def _release_lease(self) -> None:
+        """Expire our lease now, so a standby process takes over at its next try."""
+        try:
+            async with self.runtime.db.write() as s:
+                await s.exec(
+                    update(SchedulerLease)
+                    .where(
+                        col(SchedulerLease.name) == self.lease_name,
+                        col(SchedulerLease.holder) == self.holder,
+                    )
+                    .values(expires_at=as_utc(self._wall()))
+                )
+        except Exception:
+            log.exception("could not release the scheduler lease (it will expire)")
+
+    async def _keep_lease(self) -> None:
+        """Renew while leading; while standing by, try to take over an expired lease."""
+        while True:
+            await asyncio.sleep(self.lease_renew.total_seconds())
+            try:
+                if self._leader:
+                    if not await self._renew_lease():
+                        log.error("scheduler lease taken by another process: disarming")
+                        self._deactivate()
+                elif await self._take_lease():
+                    log.warning("scheduler lease taken over (its holder stopped renewing)")
+                    await self._activate()
+            except Exception:
+                log.exception("scheduler lease check failed")
+                if (
+                    self._leader and self._lease_until is not None
+                    and as_utc(self._wall()) >= self._lease_until
+                ):
+                    log.error("scheduler lease expired unrenewed: disarming")
+                    self._deactivate()
 
     # --- arming ------------------------------------------------------------------------
 
@@ -228,7 +504,7 @@ class Scheduler:
         "Now" there is the wall clock APScheduler runs on, not ``self.now()``:
         a test clock decides what is late, the event loop decides when to wake.
         """
-        if not self.aps.running or item.id is None:
+        if not self.aps.running or not self._leader or item.id is None:
             return False
         if item.kind not in self.handlers:
             log.warning("no handler for scheduled kind %s (item %s)", item.kind, item.id)
@@ -236,7 +512,8 @@ class Scheduler:
         run_at = as_utc(item.due_at) if delay is None else datetime.now(UTC) + delay
         self.aps.add_job(
             self.fire,
-            trigger=DateTrigger(run_date=run_at),
+            # Shown in Asia/Shanghai (the same instant), whatever the host zone.
+            trigger=DateTrigger(run_date=run_at.astimezone(self.aps.timezone)),
             args=[item.id],
             id=job_id(item.kind, item.ref_id, item.due_at),
             replace_existing=True,
@@ -264,10 +541,12 @@ class Scheduler:
         Items left ``claimed`` were cut off mid-run by a crash: whether their
         message went out is unknown, and firing twice is worse than once too
         few (an escalation sent twice reads as two incidents), so they are
-        marked missed and logged.
+        marked missed. Missed items are reported once to staff (``on_missed``).
+        A recurring kind's overdue item runs once, late, whatever its age.
         """
         now = self.now()
         armed = late = missed = 0
+        newly_missed: list[tuple[ScheduledItem, bool]] = []
         async with self.runtime.db.write() as s:
             rows = (
                 await s.exec(
@@ -285,9 +564,12 @@ class Scheduler:
                     item.state = ITEM_MISSED
                     s.add(item)
                     missed += 1
+                    newly_missed.append((item, True))
                 elif due > now:
                     to_arm.append((item, None))
-                elif now - due <= self.late_grace:
+                elif item.kind in self.recurring or now - due <= self.late_grace:
+                    item.late = True
+                    s.add(item)
                     to_arm.append((item, timedelta(0)))
                     late += 1
                 else:
@@ -296,10 +578,47 @@ class Scheduler:
                     item.state = ITEM_MISSED
                     s.add(item)
                     missed += 1
+                    newly_missed.append((item, False))
         for item, delay in to_arm:
             if self.arm(item, delay):
                 armed += 1
+        await self._report_missed(newly_missed)
         return RebuildReport(armed, late, missed)
+
+    async def _report_missed(self, found: Sequence[tuple[ScheduledItem, bool]]) -> None:
+        """Tell staff, once, what a downtime made miss.
+
+        The items are already marked missed (committed) when this runs: a
+        report that cannot be written is logged, never retried into a second one.
+        """
+        if not found:
+            return
+        if not self.on_missed:
+            log.warning("%d scheduled items missed; no plugin reports them", len(found))
+            return
+        try:
+            async with self.runtime.db.write() as s:
+                report: list[MissedItem] = []
+                for item, interrupted in found:
+                    text = await self._describe(s, item)
+                    if text is not None:
+                        report.append(MissedItem(item, text, interrupted))
+                if report:
+                    for hook in self.on_missed:
+                        await hook(self.runtime, s, report)
+        except Exception:
+            log.exception("could not report %d missed items to staff", len(found))
+
+    async def _describe(self, session: AsyncSession, item: ScheduledItem) -> str | None:
+        generic = f"{item.kind} #{item.ref_id}"
+        describe = self.describe.get(item.kind)
+        if describe is None:
+            return generic
+        try:
+            return await describe(self.runtime, session, item)
+        except Exception:
+            log.exception("describing missed item %s failed", item.id)
+            return generic
 
     # --- firing ------------------------------------------------------------------------
 
@@ -331,6 +650,10 @@ class Scheduler:
             if result.rowcount != 1:
                 return False
             await s.refresh(item)
+            following = await self._queue_following(s, item)
+        self.disarm([item])  # fired directly (not by its timer): the timer is moot
+        if following is not None:
+            self.arm(following)
         handler = self.handlers[item.kind]
         try:
             await handler(self.runtime, item)
@@ -341,6 +664,23 @@ class Scheduler:
             return False
         await self._finish(item_id, ITEM_DONE)
         return True
+
+    async def _queue_following(
+        self, session: AsyncSession, item: ScheduledItem
+    ) -> ScheduledItem | None:
+        """A recurring kind's next occurrence, queued with the claim so a crash
+        mid-run cannot break the chain. Counted from now, not from ``due_at``:
+        after a long downtime the overdue item is the one catch-up run."""
+        recurrence_of = self.recurring.get(item.kind)
+        if recurrence_of is None:
+            return None
+        recurrence = await recurrence_of(self.runtime, session, item.ref_id)
+        if recurrence is None:
+            return None
+        after = max(as_utc(item.due_at), self.now())
+        return await add_item(
+            session, item.kind, item.ref_id, recurrence.next_after(after, anchor=item.due_at)
+        )
 
     async def _finish(self, item_id: int, state: str) -> None:
         async with self.runtime.db.write() as s:

@@ -37,6 +37,16 @@ class Settings(BaseModel):
     duplicate_window_s: int = Field(60, alias="gridbot_duplicate_window")
     ack_chase_minutes: int = Field(60, alias="gridbot_ack_chase_minutes")
     policy_remind_hours: int = Field(24, alias="gridbot_policy_remind_hours")
+    # Scheduler: an item missed by less than the grace is sent late after a downtime,
+    # older ones are reported to staff. The lease keeps a second process from scheduling.
+    scheduler_late_grace_minutes: int = Field(30, alias="gridbot_scheduler_late_grace_minutes")
+    scheduler_lease_ttl_s: float = Field(60.0, alias="gridbot_scheduler_lease_ttl")
+    scheduler_lease_renew_s: float = Field(20.0, alias="gridbot_scheduler_lease_renew")
+    # Events: quarantine health checks, fever, incident escalation, duty chasing.
+    quarantine_check_time: str = Field("09:00", alias="gridbot_quarantine_check_time")
+    fever_threshold: float = Field(37.3, alias="gridbot_fever_threshold")
+    incident_escalate_minutes: int = Field(15, alias="gridbot_incident_escalate_minutes")
+    duty_chase_hours: float = Field(4.0, alias="gridbot_duty_chase_hours")
     # Set to start the Wechaty adapter (its other settings are read by the adapter).
     wechaty_endpoint: str | None = None
     # Hosts a WeCom robot webhook may point at (tests add 127.0.0.1).

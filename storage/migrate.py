@@ -28,24 +28,41 @@ def _ensure_dir(url: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def upgrade(url: str, revision: str = "heads") -> None:
+    """Apply every branch: capabilities add their migrations side by side on one
+    parent (0006_events and 0006_deadlines both follow 0005), so there may be
+    several heads and "head" would refuse."""
     _ensure_dir(url)
     command.upgrade(alembic_config(url), revision)
 
 
-def head_revision() -> str | None:
-    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+def head_revisions() -> tuple[str, ...]:
+    return tuple(sorted(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads()))
 
 
-def current_revision(url: str) -> str | None:
+def current_revisions(url: str) -> tuple[str, ...]:
     _ensure_dir(url)
     engine = create_engine(sync_url(url))
     try:
         with engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
+            return tuple(sorted(MigrationContext.configure(conn).get_current_heads()))
     finally:
         engine.dispose()
 
 
+def _label(revisions: tuple[str, ...]) -> str | None:
+    return ",".join(revisions) or None
+
+
+def head_revision() -> str | None:
+    """The head(s) of the migration scripts, comma-separated when there are several."""
+    return _label(head_revisions())
+
+
+def current_revision(url: str) -> str | None:
+    """The revision(s) the database is at, in the same form as ``head_revision``."""
+    return _label(current_revisions(url))
+
+
 def is_up_to_date(url: str) -> bool:
-    return current_revision(url) == head_revision()
+    return current_revisions(url) == head_revisions()

@@ -131,5 +131,7 @@ from storage.models_checkin import (  # noqa: E402,F401  (check-in and scheduler
     RecurringRound,
     ScheduledItem,
 )
+from storage.models_deadlines import Alert, AssistTask, Reminder  # noqa: E402,F401  (deadlines)
+from storage.models_events import Duty, Incident, Quarantine  # noqa: E402,F401  (events)
 from storage.models_outbox import OutboxItem  # noqa: E402,F401  (the paced outbox)
 from storage.models_publicity import Policy, Slogan  # noqa: E402,F401  (slogans, policy notes)

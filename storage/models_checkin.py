@@ -126,3 +126,5 @@ class ScheduledItem(SQLModel, table=True):
     fired_at: datetime | None = None
     attempts: int = 0
     created_at: datetime = Field(default_factory=utcnow)
+    # Fired after a downtime, within the scheduler's grace: handlers say "（补发）".
+    late: bool = Field(default=False, sa_column_kwargs={"server_default": text("0")})

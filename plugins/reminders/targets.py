@@ -1,0 +1,104 @@
+"""Where deadline messages go: team groups, work groups, staff.
+
+Shared by the three deadline plugins (reminders, alerts, assist). It lives in
+this plugin because ``plugins.reminders`` is loaded before the other two
+(bot/app.py PLUGINS); importing a plugin package before NoneBot loads it would
+break it.
+
+Plain async functions over a session; no bot, no templates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import Account, ChatGroup, TeamMember
+from storage.repo import scope_label
+
+COORDINATION_TEAM = "综合协调组"  # owns the trigger chain (DESIGN.md §1)
+TRACING_TEAM = "流调组"  # owns 协查函
+# A grid's work group is narrower than its community's: staff summaries go to the broadest.
+SPECIFICITY = {"unit": 4, "building": 3, "grid": 2, "community": 1, "all": 0}
+
+
+@dataclass
+class Targets:
+    """Groups to push to, and accounts to tell privately when no group is bound."""
+
+    groups: list[ChatGroup] = field(default_factory=list)
+    accounts: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.groups or self.accounts)
+
+    def merged(self, other: Targets) -> Targets:
+        seen = {g.id for g in self.groups}
+        groups = self.groups + [g for g in other.groups if g.id not in seen]
+        accounts = list(dict.fromkeys(self.accounts + other.accounts))
+        return Targets(groups, accounts)
+
+
+async def team_groups(session: AsyncSession, team: str) -> list[ChatGroup]:
+    rows = await session.exec(
+        select(ChatGroup)
+        .where(ChatGroup.kind == "team", ChatGroup.team == team)
+        .order_by(ChatGroup.id)
+    )
+    return list(rows.all())
+
+
+async def work_groups(session: AsyncSession) -> list[ChatGroup]:
+    rows = await session.exec(
+        select(ChatGroup).where(ChatGroup.kind == "work").order_by(ChatGroup.id)
+    )
+    return list(rows.all())
+
+
+async def broadest_work_groups(session: AsyncSession) -> list[ChatGroup]:
+    """The work groups at the broadest bound level (the street's or communities')."""
+    groups = await work_groups(session)
+    if not groups:
+        return []
+    top = min(SPECIFICITY.get(g.scope_kind, 0) for g in groups)
+    return [g for g in groups if SPECIFICITY.get(g.scope_kind, 0) == top]
+
+
+async def team_accounts(session: AsyncSession, team: str) -> list[str]:
+    rows = await session.exec(
+        select(Account.id)
+        .join(TeamMember, col(TeamMember.person_id) == Account.person_id)
+        .where(TeamMember.team == team)
+        .order_by(Account.id)
+    )
+    return list(dict.fromkeys(rows.all()))
+
+
+async def team(session: AsyncSession, name: str) -> Targets:
+    """A working group: its bound team group(s), else its members privately."""
+    groups = await team_groups(session, name)
+    if groups:
+        return Targets(groups)
+    return Targets(accounts=await team_accounts(session, name))
+
+
+async def staff(session: AsyncSession) -> Targets:
+    """Staff as a whole: the 综合协调组, else the broadest work groups, else its
+    members privately."""
+    groups = await team_groups(session, COORDINATION_TEAM)
+    if groups:
+        return Targets(groups)
+    groups = await broadest_work_groups(session)
+    if groups:
+        return Targets(groups)
+    return Targets(accounts=await team_accounts(session, COORDINATION_TEAM))
+
+
+async def group_label(session: AsyncSession, group: ChatGroup) -> str:
+    """How people name a bound group: 幸福社区/第一网格 工作群, 流调组."""
+    if group.kind == "team":
+        return group.team or "工作组群"
+    label = await scope_label(session, group.scope_kind, group.scope_id)
+    return f"{label} 工作群" if group.kind == "work" else label
