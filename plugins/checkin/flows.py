@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
+from bot.platforms import Mention
 from bot.runtime import Runtime
 from plugins._common.parse import ParseError, parse_report, parse_when
 from plugins.checkin import export, notify, service, syntax, tally
@@ -162,8 +163,13 @@ async def report_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
             )
     except CheckinError as err:
         return _error(err, usage="checkin_report")
+    # In a busy work group the confirmation is addressed to the leader who sent it.
+    mentions = (
+        (Mention(sender.account, who.name or sender.account),) if sender.group_id else ()
+    )
     return Outcome(
-        [Out("checkin/report_ok", {"r": result})], pushes=notify.abnormal_pushes(result)
+        [Out("checkin/report_ok", {"r": result}, mentions)],
+        pushes=notify.abnormal_pushes(result),
     )
 
 

@@ -1,0 +1,99 @@
+"""A leader checks in from a WeChat room, over plaintext and over TLS.
+
+The real check-in plugin answers through the real TypeScript gateway; the reply
+@-mentions the leader with WeChat's own mention ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from bot.adapters.wechaty import Adapter
+from bot.outbox import Pacing
+from bot.runtime import Runtime
+from storage.models import ChatGroup
+from storage.models_checkin import CheckinReport
+from storage.repo import ALL
+
+from .support import (
+    BOT_ID,
+    BOT_NAME,
+    GATEWAY_TOKEN,
+    LEADER_ID,
+    LEADER_NAME,
+    MENTION_SEP,
+    ROOM_ID,
+    Gateway,
+    TlsFiles,
+    wait_until,
+)
+from .test_gateway import adapter_config
+from .test_plugins_over_wechaty import invite_unit_leader
+
+
+@pytest.fixture(params=["plain", "tls"])
+async def wechat(
+    request: pytest.FixtureRequest,
+    node_modules: None,
+    tmp_path: Path,
+    tls_files: TlsFiles,
+    wechaty_adapter: Adapter,
+    street: Runtime,
+    outbox,
+) -> AsyncIterator[tuple[Gateway, Runtime]]:
+    outbox.pacing["wx"] = Pacing(interval=0.0, jitter=0.0, per_minute=100_000)
+    tls = tls_files if request.param == "tls" else None
+    gateway = Gateway(token=GATEWAY_TOKEN, log_path=tmp_path / "gateway.log", tls=tls)
+    await gateway.start()
+    config = (
+        adapter_config(gateway, ca_file=tls_files.ca_cert, server_name="localhost")
+        if tls else adapter_config(gateway)
+    )
+    await wechaty_adapter.start(config)
+    try:
+        await wait_until(lambda: BOT_ID in wechaty_adapter.bots, 10, "the bot to log in")
+        await gateway.control().clear_sent()
+        yield gateway, street
+    finally:
+        await wechaty_adapter.stop()
+        await gateway.kill()
+
+
+async def test_private_help(wechat) -> None:
+    gateway, _ = wechat
+    control = gateway.control()
+    await control.say_privately(LEADER_ID, "/帮助")
+    reply = await control.wait_sent(lambda m: m["conversationId"] == LEADER_ID)
+    assert "/我的信息" in reply["text"] and reply["roomId"] is None
+
+
+async def test_leader_checks_in_from_a_wechat_room(wechat) -> None:
+    from plugins.checkin.service import open_round
+
+    gateway, rt = wechat
+    control = gateway.control()
+    code = await invite_unit_leader(rt, 2, 2)
+    await control.say_privately(LEADER_ID, f"/绑定 {code}")
+    await control.wait_sent(lambda m: "绑定成功" in m["text"])
+    async with rt.db.write() as s:
+        s.add(ChatGroup(platform="wx", group_id=ROOM_ID, bot_id=BOT_ID, kind="work",
+                        scope_kind="all", scope_id=0, bound_by="test"))
+        opened = await open_round(s, actor="qq:10002", title="返乡人员排查", scope=ALL,
+                                  deadline=rt.now() + timedelta(days=2), now=rt.now())
+    await control.clear_sent()
+
+    await control.say_in_room(LEADER_ID, f"@{BOT_NAME}{MENTION_SEP}/打卡 已排查20户 隔离1",
+                              [BOT_ID])
+    reply = await control.wait_sent(lambda m: m["conversationId"] == ROOM_ID, timeout=10)
+    assert reply["text"].startswith(f"@{LEADER_NAME}")
+    assert LEADER_ID in reply["mentionIds"]
+    assert "2栋2单元：已排查20户，返区0，隔离1，异常0" in reply["text"]
+    async with rt.db.read() as s:
+        report = (await s.exec(select(CheckinReport))).one()
+    assert (report.round_id, report.households, report.isolated) == (opened.round.id, 20, 1)
+    assert report.reporter == f"wx:{LEADER_ID}"
