@@ -8,8 +8,9 @@ always wrapped as a *text segment*: OneBot's `Message(str)` would parse CQ codes
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from nonebot.adapters import Bot, Event
 
@@ -23,6 +24,23 @@ SYSTEM_ACCOUNTS = frozenset({"wx:weixin", "wx:filehelper", "qq:10000", "qq:10000
 class Mention:
     account: str  # platform:id
     name: str
+
+
+class _HasAccounts(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    def account_on(self, platform: str) -> str | None: ...
+
+
+def mentions_of(people: Iterable[_HasAccounts], platform: str) -> list[Mention]:
+    """An @-mention per person with an account on ``platform`` (e.g. storage.places.Leader)."""
+    out = []
+    for person in people:
+        account = person.account_on(platform)
+        if account is not None:
+            out.append(Mention(account, person.name))
+    return out
 
 
 def platform_of(bot: Bot) -> str:

@@ -54,7 +54,7 @@ from storage.models_checkin import (
     ITEM_PENDING,
 )
 from storage.models_deadlines import SchedulerLease
-from storage.timeutil import SHANGHAI, utcnow
+from storage.timeutil import SHANGHAI, as_utc, utcnow
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
@@ -126,11 +126,6 @@ def merge_hooks(*declared: SchedulerHooks) -> SchedulerHooks:
         on_start.extend(hooks.on_start)
         on_missed.extend(hooks.on_missed)
     return SchedulerHooks(handlers, tuple(on_start), describe, tuple(on_missed), recurring)
-
-
-def as_utc(dt: datetime) -> datetime:
-    """SQLite hands back naive UTC; everything compared here is aware UTC."""
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
 def job_id(kind: str, ref_id: int, due_at: datetime) -> str:

@@ -12,6 +12,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(dt: datetime) -> datetime:
+    """SQLite hands back naive UTC; everything compared is aware UTC."""
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
 def local(dt: datetime) -> datetime:
     """Any aware datetime (naive = UTC, as SQLite hands it back) -> Asia/Shanghai."""
     if dt.tzinfo is None:

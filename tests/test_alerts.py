@@ -18,6 +18,7 @@ from storage.models_deadlines import Alert, AlertAck
 from storage.models_outbox import OutboxItem
 from storage.timeutil import SHANGHAI, local
 from tests.conftest import dump_db
+from tests.helpers import Clock, register_groups, start_scheduler
 from tests.onebot import OneBotPeer, Sent
 
 # Plugin modules are imported inside tests: NoneBot must be initialised first.
@@ -29,14 +30,6 @@ W1, W2 = 770001, 770002  # work groups of 第一网格, 第二网格
 COORD, STATS = 770003, 770004  # 综合协调组, 数据统计排查组
 
 
-class Clock:
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def __call__(self) -> datetime:
-        return self.at
-
-
 def hooks():
     from plugins.alerts import jobs as alert_jobs
     from plugins.checkin import jobs as checkin_jobs
@@ -46,19 +39,14 @@ def hooks():
 
 
 async def start(rt: Runtime) -> Scheduler:
-    sched = Scheduler.from_hooks(rt, hooks())
-    rt.scheduler = sched
-    await sched.start()
-    return sched
+    return await start_scheduler(rt, hooks())
 
 
 async def bind(peer: OneBotPeer) -> None:
-    for gid, args in (
+    await register_groups(peer, ADMIN, (
         (W1, "幸福社区/第一网格 工作群"), (W2, "幸福社区/第二网格 工作群"),
         (COORD, "全部 综合协调组"), (STATS, "全部 数据统计排查组"),
-    ):
-        sent = await peer.ask(ADMIN, f"/绑定群 {args}", group_id=gid)
-        assert "已将本群登记为" in sent.text
+    ))
 
 
 async def collect(peer: OneBotPeer, n: int) -> dict[str, Sent]:

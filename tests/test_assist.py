@@ -17,6 +17,7 @@ from storage.models_deadlines import AssistTask
 from storage.models_outbox import OutboxItem
 from storage.timeutil import SHANGHAI
 from tests.conftest import dump_db
+from tests.helpers import Clock, register_groups, scheduled_items, start_scheduler
 from tests.onebot import OneBotPeer
 
 # Plugin modules are imported inside tests: NoneBot must be initialised first.
@@ -29,36 +30,23 @@ WORK, COORD, FLOW = 780001, 780002, 780003
 LETTER = "川疾控协〔2031〕15号"
 
 
-class Clock:
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def __call__(self) -> datetime:
-        return self.at
-
-
 async def start(rt: Runtime) -> Scheduler:
     from plugins.assist import jobs as assist_jobs
     from plugins.reminders import jobs as reminder_jobs
 
-    sched = Scheduler.from_hooks(rt, merge_hooks(reminder_jobs.HOOKS, assist_jobs.HOOKS))
-    rt.scheduler = sched
-    await sched.start()
-    return sched
+    return await start_scheduler(rt, merge_hooks(reminder_jobs.HOOKS, assist_jobs.HOOKS))
 
 
 async def bind(peer: OneBotPeer) -> None:
-    for gid, args in ((WORK, "幸福社区 工作群"), (COORD, "全部 综合协调组"), (FLOW, "全部 流调组")):
-        sent = await peer.ask(ADMIN, f"/绑定群 {args}", group_id=gid)
-        assert "已将本群登记为" in sent.text
+    await register_groups(
+        peer, ADMIN, ((WORK, "幸福社区 工作群"), (COORD, "全部 综合协调组"), (FLOW, "全部 流调组"))
+    )
     sent = await peer.ask(ADMIN, f"/任命 qq:{TRACER} 流调组")
     assert "流调组" in sent.text
 
 
 async def items(rt: Runtime) -> list[ScheduledItem]:
-    async with rt.db.read() as s:
-        stmt = select(ScheduledItem).where(col(ScheduledItem.kind).startswith("assist."))
-        return list((await s.exec(stmt.order_by(ScheduledItem.due_at))).all())
+    return await scheduled_items(rt, prefix="assist.", by_due=True)
 
 
 async def test_assist_letter_reminders_escalation_and_completion(

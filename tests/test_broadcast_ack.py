@@ -18,6 +18,7 @@ from storage.models_broadcast import Broadcast, BroadcastAck
 from storage.models_outbox import OutboxItem
 from storage.timeutil import SHANGHAI, local
 from tests.conftest import dump_db
+from tests.helpers import Clock, scheduled_items
 from tests.onebot import OneBotPeer, Sent
 
 # Plugin modules are imported inside tests: NoneBot must be initialised first.
@@ -26,17 +27,6 @@ STAFF = 10003
 WORK = 750000
 RESIDENT = {1: 750101, 2: 750102, 3: 750103, 4: 750104}  # building -> resident group
 LEADER_NAMES = ("王建国", "李秀英", "赵志强", "陈伟", "孙丽", "周敏", "刘洋", "吴静", "郑磊")
-
-
-class Clock:
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def __call__(self) -> datetime:
-        return self.at
-
-    def advance(self, **kw) -> None:
-        self.at += timedelta(**kw)
 
 
 async def bind_groups(peer: OneBotPeer) -> None:
@@ -81,9 +71,7 @@ async def acks(rt: Runtime) -> list[tuple[int, str, str]]:
 
 
 async def chase_items(rt: Runtime) -> list[ScheduledItem]:
-    async with rt.db.read() as s:
-        stmt = select(ScheduledItem).where(ScheduledItem.kind == "broadcast.chase")
-        return list((await s.exec(stmt.order_by(ScheduledItem.id))).all())
+    return await scheduled_items(rt, "broadcast.chase")
 
 
 async def test_ack_then_chase_the_silent_groups_once(

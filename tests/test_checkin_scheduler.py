@@ -18,6 +18,7 @@ from storage.db import Database
 from storage.models import CheckinRound, ScheduledItem
 from storage.repo import Scope
 from storage.timeutil import SHANGHAI
+from tests.helpers import Clock, scheduled_items
 from tests.onebot import OneBotPeer
 from tests.test_checkin_e2e import STAFF
 
@@ -28,20 +29,8 @@ STATS = 810002  # 数据统计排查组
 GRID1 = Scope("grid", (1,), "幸福社区/第一网格")
 
 
-class Clock:
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def __call__(self) -> datetime:
-        return self.at
-
-    def advance(self, **kw) -> None:
-        self.at += timedelta(**kw)
-
-
 async def items(rt: Runtime) -> list[ScheduledItem]:
-    async with rt.db.read() as s:
-        return list((await s.exec(select(ScheduledItem).order_by(ScheduledItem.id))).all())
+    return await scheduled_items(rt)
 
 
 async def open_short_round(rt: Runtime, seconds: float):

@@ -15,9 +15,9 @@ from bot.runtime import Runtime
 from bot.scheduler import Scheduler
 from storage.models import AuditLog, ScheduledItem
 from storage.models_events import DutyOccurrence, DutyUnit
-from storage.models_outbox import OutboxItem
 from storage.timeutil import SHANGHAI, local
 from tests.conftest import dump_db
+from tests.helpers import Clock, fire_due, outbox_settled, register_groups, scheduled_items
 from tests.onebot import OneBotPeer
 
 # Plugin modules are imported inside tests: NoneBot must be initialised first.
@@ -31,42 +31,19 @@ GRID2 = 770002  # 幸福社区/第二网格 工作群: closest to 3栋
 RESIDENT = 770101
 
 
-class Clock:
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def __call__(self) -> datetime:
-        return self.at
-
-
 async def bind_groups(peer: OneBotPeer) -> None:
-    for gid, args in [
+    await register_groups(peer, ADMIN, [
         (WORK, "幸福社区 工作群"), (GRID2, "幸福社区/第二网格 工作群"),
         (RESIDENT, "幸福社区/3栋 居民群"),
-    ]:
-        sent = await peer.ask(ADMIN, f"/绑定群 {args}", group_id=gid)
-        assert "已将本群登记为" in sent.text
+    ])
 
 
 async def duty_items(rt: Runtime, kind: str) -> list[ScheduledItem]:
-    async with rt.db.read() as s:
-        stmt = select(ScheduledItem).where(ScheduledItem.kind == kind)
-        return list((await s.exec(stmt.order_by(ScheduledItem.due_at))).all())
+    return await scheduled_items(rt, kind, by_due=True)
 
 
 def when(item: ScheduledItem) -> str:
     return local(item.due_at).strftime("%m-%d %H:%M")
-
-
-async def settled(rt: Runtime) -> None:
-    """Wait until the outbox has recorded every send (before a dump_db snapshot)."""
-    for _ in range(200):
-        async with rt.db.read() as s:
-            states = set((await s.exec(select(OutboxItem.state))).all())
-        if states <= {"sent"}:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"outbox not settled: {states}")
 
 
 async def test_occurrence_done_and_laggards_reminded_once(
@@ -88,8 +65,7 @@ async def test_occurrence_done_and_laggards_reminded_once(
     assert when(occur) == "11-30 09:00"
 
     # 09:00: the occurrence, announced in the closest work group only.
-    clock.at = local(occur.due_at)
-    assert await sched.fire(occur.id) is True
+    assert await fire_due(sched, clock, occur) is True
     announced = await peer.expect_send()
     await peer.no_action(0.3)
     assert announced.target == f"group:{GRID2}" and announced.ats == []
@@ -109,15 +85,14 @@ async def test_occurrence_done_and_laggards_reminded_once(
     done = await peer.ask(WU, "/完成 1", group_id=GRID2)
     assert "已登记任务 #1「楼道消杀」完成：3栋1单元。" in done.text
     assert "本次（11-30 09:00 开始）已完成 1/2 个单元" in done.text
-    await settled(street)
+    await outbox_settled(street)
     before = dump_db(street)
     again = await peer.ask(WU, "/完成 #1")
     assert "3栋1单元 已经登记过完成任务 #1" in again.text
     assert dump_db(street) == before
 
     # 13:00: only the laggard unit's leaders are @-mentioned, in its closest work group, once.
-    clock.at = local(chase.due_at)
-    assert await sched.fire(chase.id) is True
+    assert await fire_due(sched, clock, chase) is True
     reminded = await peer.expect_send()
     await peer.no_action(0.3)
     assert reminded.target == f"group:{GRID2}"
@@ -136,15 +111,13 @@ async def test_occurrence_done_and_laggards_reminded_once(
     # The next day: a new occurrence; the building leader does both units at once,
     # so nobody is chased.
     nxt = (await duty_items(street, "duty.occur"))[1]
-    clock.at = local(nxt.due_at)
-    assert await sched.fire(nxt.id) is True
+    assert await fire_due(sched, clock, nxt) is True
     announced = await peer.expect_send()
     assert announced.text.startswith("【任务】#1「楼道消杀」（每天 09:00）12-01 09:00")
     done = await peer.ask(LIU, "/完成 1")
     assert "完成：3栋1单元、3栋2单元" in done.text and "已完成 2/2 个单元" in done.text
     second_chase = (await duty_items(street, "duty.chase"))[1]
-    clock.at = local(second_chase.due_at)
-    assert await sched.fire(second_chase.id) is True
+    assert await fire_due(sched, clock, second_chase) is True
     await peer.no_action(0.5)
     async with street.db.read() as s:
         occurrences = (await s.exec(select(DutyOccurrence).order_by(DutyOccurrence.id))).all()

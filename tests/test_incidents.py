@@ -18,6 +18,15 @@ from storage.models_events import Incident
 from storage.repo import ensure_person
 from storage.timeutil import SHANGHAI, local
 from tests.conftest import dump_db
+from tests.helpers import (
+    Clock,
+    collect,
+    fire_due,
+    outbox_settled,
+    register_groups,
+    say,
+    scheduled_items,
+)
 from tests.onebot import OneBotPeer, Sent
 
 # Plugin modules are imported inside tests: NoneBot must be initialised first.
@@ -36,16 +45,8 @@ RESIDENT = 760101
 STAFF_GROUPS = {f"group:{g}" for g in (WORK, GRID2, COORD)}
 
 
-class Clock:
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def __call__(self) -> datetime:
-        return self.at
-
-
 async def setup_street(peer: OneBotPeer, rt: Runtime) -> None:
-    for gid, args in [
+    await register_groups(peer, ADMIN, [
         (SQUAD, "全部 应急小分队"),
         (WORK, "幸福社区 工作群"),
         (GRID2, "幸福社区/第二网格 工作群"),
@@ -53,24 +54,10 @@ async def setup_street(peer: OneBotPeer, rt: Runtime) -> None:
         (COORD, "全部 综合协调组"),
         (HEALTH, "全部 四人一专班"),
         (RESIDENT, "幸福社区/3栋 居民群"),
-    ]:
-        sent = await peer.ask(ADMIN, f"/绑定群 {args}", group_id=gid)
-        assert "已将本群登记为" in sent.text
+    ])
     async with rt.db.write() as s:
         person = await ensure_person(s, f"qq:{SQUAD_MEMBER}", "赵队员")
         s.add(TeamMember(person_id=person.id, team="应急小分队"))
-
-
-async def collect(peer: OneBotPeer, n: int) -> list[Sent]:
-    return [await peer.expect_send() for _ in range(n)]
-
-
-async def say(peer: OneBotPeer, user: int, text: str, n: int, group: int | None = None):
-    if group is None:
-        await peer.private_message(user, text)
-    else:
-        await peer.group_message(user, group, text)
-    return await collect(peer, n)
 
 
 def at(sends: list[Sent], target: str) -> Sent:
@@ -79,25 +66,8 @@ def at(sends: list[Sent], target: str) -> Sent:
     return found[0]
 
 
-async def settled(rt: Runtime) -> None:
-    """Wait until the outbox has recorded every send (before a dump_db snapshot)."""
-    import asyncio
-
-    from storage.models_outbox import OutboxItem
-
-    for _ in range(200):
-        async with rt.db.read() as s:
-            states = set((await s.exec(select(OutboxItem.state))).all())
-        if states <= {"sent"}:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"outbox not settled: {states}")
-
-
 async def escalation_items(rt: Runtime) -> list[ScheduledItem]:
-    async with rt.db.read() as s:
-        stmt = select(ScheduledItem).where(ScheduledItem.kind == "incident.escalate")
-        return list((await s.exec(stmt.order_by(ScheduledItem.id))).all())
+    return await scheduled_items(rt, "incident.escalate")
 
 
 async def incident(rt: Runtime, number: int) -> Incident:
@@ -133,8 +103,7 @@ async def test_unacknowledged_incident_escalates_to_staff(
 
     # Nobody took it: at 10:15 staff hear of it, in every work group covering the
     # unit and the 综合协调组 — not the other grid, the squad again, or residents.
-    clock.at = local(item.due_at)
-    assert await sched.fire(item.id) is True
+    assert await fire_due(sched, clock, item) is True
     escalated = await collect(peer, 3)
     await peer.no_action(0.3)
     assert {s.target for s in escalated} == STAFF_GROUPS
@@ -211,8 +180,7 @@ async def test_acknowledged_incident_does_not_escalate(
     [item] = await escalation_items(street)
     assert item.state == "cancelled"
 
-    clock.at = local(item.due_at)
-    assert await sched.fire(item.id) is False  # nothing escalates
+    assert await fire_due(sched, clock, item) is False  # nothing escalates
     await peer.no_action(0.5)
     inc = await incident(street, 1)
     assert (inc.state, inc.ack_minutes, inc.escalated_at) == ("acked", 5, None)
@@ -268,7 +236,7 @@ async def test_bad_input_and_refusals_change_nothing(
     assert "已上报事件 #1" in at(first, f"private:{ZHENG}").text
     render = street.renderer.render
     usage = render("usage/incident", minutes=15)
-    await settled(street)
+    await outbox_settled(street)
     before = dump_db(street)
     for user, text, expect in [
         (ZHENG, "/事件", usage),
@@ -306,7 +274,7 @@ async def test_bad_input_and_refusals_change_nothing(
     # Closing twice: the second one changes nothing.
     closed = await say(peer, LI, "/办结 1 已重新张贴", 2)
     assert "已办结事件 #1" in at(closed, f"private:{LI}").text
-    await settled(street)
+    await outbox_settled(street)
     before = dump_db(street)
     assert "事件 #1 已经办结" in (await peer.ask(LI, "/办结 1 再次")).text
     assert "事件 #1 已经办结" in (await peer.ask(LI, "/处理 1")).text

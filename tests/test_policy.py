@@ -18,6 +18,7 @@ from storage.models_outbox import OutboxItem
 from storage.models_publicity import Policy, PolicyStudy
 from storage.timeutil import SHANGHAI, local
 from tests.conftest import dump_db
+from tests.helpers import Clock, register_groups, say, scheduled_items
 from tests.onebot import OneBotPeer, Sent
 
 # Plugin modules are imported inside tests: NoneBot must be initialised first.
@@ -31,33 +32,14 @@ TITLE = "关于返乡人员报备的通知"
 BODY = "返乡人员抵达后请于24小时内向所在社区报备。\n社区工作人员将上门核实，联系电话见社区公告。"
 
 
-class Clock:
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def __call__(self) -> datetime:
-        return self.at
-
-
 async def bind_groups(peer: OneBotPeer) -> None:
-    for gid, args in [
+    await register_groups(peer, ADMIN, [
         (WORK, "幸福社区 工作群"),
         (RESIDENT[1], "幸福社区/1栋 居民群"),
         (RESIDENT[2], "幸福社区/2栋 居民群"),
         (COORD, "全部 综合协调组"),
         (STATS, "全部 数据统计排查组"),
-    ]:
-        sent = await peer.ask(ADMIN, f"/绑定群 {args}", group_id=gid)
-        assert "已将本群登记为" in sent.text
-
-
-async def say(peer: OneBotPeer, user: int, text: str, n: int, group: int | None = None):
-    """Send a command and collect n messages (the reply and pushes, in any order)."""
-    if group is None:
-        await peer.private_message(user, text)
-    else:
-        await peer.group_message(user, group, text)
-    return [await peer.expect_send() for _ in range(n)]
+    ])
 
 
 def one(sends: list[Sent], prefix: str, target: str | None = None) -> Sent:
@@ -67,9 +49,7 @@ def one(sends: list[Sent], prefix: str, target: str | None = None) -> Sent:
 
 
 async def remind_items(rt: Runtime) -> list[ScheduledItem]:
-    async with rt.db.read() as s:
-        stmt = select(ScheduledItem).where(ScheduledItem.kind == "policy.remind")
-        return list((await s.exec(stmt.order_by(ScheduledItem.id))).all())
+    return await scheduled_items(rt, "policy.remind")
 
 
 async def test_publish_study_status_and_reminder(

@@ -20,6 +20,7 @@ from storage.models_events import HealthCheck, Quarantine
 from storage.models_outbox import OutboxItem
 from storage.timeutil import SHANGHAI, local
 from tests.conftest import dump_db
+from tests.helpers import Clock, fire_due, register_groups, scheduled_items
 from tests.onebot import OneBotPeer, Sent
 
 # Plugin modules are imported inside tests: NoneBot must be initialised first.
@@ -37,36 +38,16 @@ FULL_NAME = "欧阳娜娜"
 MASKED = "欧***"
 
 
-class Clock:
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def __call__(self) -> datetime:
-        return self.at
-
-
 async def bind_groups(peer: OneBotPeer) -> None:
-    for gid, args in [
+    await register_groups(peer, ADMIN, [
         (WORK, "幸福社区 工作群"),
         (RESIDENT, "幸福社区/3栋 居民群"),
         (TEAM, "全部 四人一专班"),
-    ]:
-        sent = await peer.ask(ADMIN, f"/绑定群 {args}", group_id=gid)
-        assert "已将本群登记为" in sent.text
-
-
-async def collect(peer: OneBotPeer, n: int) -> list[Sent]:
-    return [await peer.expect_send() for _ in range(n)]
+    ])
 
 
 async def items_of(rt: Runtime, ref_id: int, kind: str | None = None) -> list[ScheduledItem]:
-    async with rt.db.read() as s:
-        stmt = select(ScheduledItem).where(
-            col(ScheduledItem.kind).startswith("quarantine."), ScheduledItem.ref_id == ref_id
-        )
-        if kind:
-            stmt = stmt.where(ScheduledItem.kind == kind)
-        return list((await s.exec(stmt.order_by(ScheduledItem.due_at))).all())
+    return await scheduled_items(rt, kind, prefix="quarantine.", ref_id=ref_id, by_due=True)
 
 
 def frames_text(peer: OneBotPeer) -> str:
@@ -108,8 +89,7 @@ async def test_reminders_private_to_leader_and_fever_alert_masked(
     assert local(end.due_at) == datetime(2026, 12, 14, 9, 0, tzinfo=SHANGHAI)
 
     # The first daily reminder: privately to the unit's 单元长 only.
-    clock.at = local(checks[0].due_at)
-    assert await sched.fire(checks[0].id) is True
+    assert await fire_due(sched, clock, checks[0]) is True
     remind = await peer.expect_send()
     await peer.no_action(0.3)
     assert remind.target == f"private:{ZHENG}"
@@ -135,8 +115,7 @@ async def test_reminders_private_to_leader_and_fever_alert_masked(
     await peer.no_action(0.3)
 
     # The end date: privately to the leader.
-    clock.at = local(end.due_at)
-    assert await sched.fire(end.id) is True
+    assert await fire_due(sched, clock, end) is True
     ended = await peer.expect_send()
     assert ended.target == f"private:{ZHENG}"
     assert ended.text.startswith("【隔离期满提醒】居家隔离 #1") and "/隔离 解除 1" in ended.text
@@ -317,8 +296,7 @@ async def test_building_leader_then_registrant_get_the_reminders(
     assert "提醒您（该单元没有登记负责人账号）" in reply.text
     for number, target in ((1, CHEN), (2, LI)):
         item = (await items_of(street, number, "quarantine.check"))[0]
-        clock.at = local(item.due_at)
-        assert await sched.fire(item.id) is True
+        assert await fire_due(sched, clock, item) is True
         sent = await peer.expect_send()
         assert sent.target == f"private:{target}" and f"居家隔离 #{number}" in sent.text
         await peer.no_action(0.2)
@@ -355,10 +333,10 @@ def test_group_bound_templates_never_show_name_or_room() -> None:
 
     from messages.mask import mask_name
     from messages.render import Renderer
-    from plugins.quarantine.places import Place
     from plugins.quarantine.service import Checked, clean_symptoms, view
     from storage.models_events import HealthCheck
     from storage.models_events import Quarantine as Q
+    from storage.places import LabelledPlace as Place
 
     renderer = Renderer()
     place = Place(6, 3, 2, 1, 3, 2, "幸福社区")

@@ -21,6 +21,7 @@ from storage.models_deadlines import Reminder
 from storage.models_outbox import OutboxItem
 from storage.timeutil import SHANGHAI, local
 from tests.conftest import dump_db
+from tests.helpers import Clock, fire_due, register_groups, scheduled_items, start_scheduler
 from tests.onebot import OneBotPeer, Sent
 
 # Plugin modules are imported inside tests: NoneBot must be initialised first.
@@ -33,14 +34,6 @@ COORD = 760002  # 综合协调组
 UNBOUND = 760003
 
 
-class Clock:
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def __call__(self) -> datetime:
-        return self.at
-
-
 def hooks():
     from plugins.reminders import jobs
 
@@ -48,22 +41,17 @@ def hooks():
 
 
 async def bind(peer: OneBotPeer) -> None:
-    for gid, args in ((WORK, "幸福社区/第一网格 工作群"), (COORD, "全部 综合协调组")):
-        sent = await peer.ask(ADMIN, f"/绑定群 {args}", group_id=gid)
-        assert "已将本群登记为" in sent.text
+    await register_groups(
+        peer, ADMIN, ((WORK, "幸福社区/第一网格 工作群"), (COORD, "全部 综合协调组"))
+    )
 
 
 async def reminder_items(rt: Runtime) -> list[ScheduledItem]:
-    async with rt.db.read() as s:
-        stmt = select(ScheduledItem).where(ScheduledItem.kind.startswith("reminder."))  # type: ignore[attr-defined]
-        return list((await s.exec(stmt.order_by(ScheduledItem.id))).all())
+    return await scheduled_items(rt, prefix="reminder.")
 
 
 async def start(rt: Runtime) -> Scheduler:
-    sched = Scheduler.from_hooks(rt, hooks())
-    rt.scheduler = sched
-    await sched.start()
-    return sched
+    return await start_scheduler(rt, hooks())
 
 
 async def test_group_reminder_once_late_after_restart_or_reported_when_too_old(
@@ -81,8 +69,7 @@ async def test_group_reminder_once_late_after_restart_or_reported_when_too_old(
     assert local(item.due_at) == datetime(2031, 3, 3, 10, 30, tzinfo=SHANGHAI)
     assert [j.id for j in sched.aps.get_jobs()] == ["reminder.due:1:203103030230"]
 
-    clock.at = local(item.due_at)
-    assert await sched.fire(item.id) is True
+    assert await fire_due(sched, clock, item) is True
     due = await peer.expect_send()
     assert (due.target, due.text) == (f"group:{WORK}", "【提醒 #1】请各单元长上报今日排查")
     assert await sched.fire(item.id) is False
@@ -157,18 +144,15 @@ async def test_private_daily_list_and_cancel(peer: OneBotPeer, street: Runtime, 
         assert "#3 每天 08:00：请测量体温并打卡" in listing.text and "#1" not in listing.text
 
         by_ref = {i.ref_id: i for i in await reminder_items(street)}
-        clock.at = local(by_ref[1].due_at)
-        assert await sched.fire(by_ref[1].id)
+        assert await fire_due(sched, clock, by_ref[1])
         private = await peer.expect_send()
         assert (private.target, private.text) == (f"private:{LI}", "【提醒 #1】复核3栋返区名单")
-        clock.at = local(by_ref[2].due_at)
-        assert await sched.fire(by_ref[2].id)
+        assert await fire_due(sched, clock, by_ref[2])
         unbound = await peer.expect_send()
         assert (unbound.target, unbound.text) == (f"group:{UNBOUND}", "【提醒 #2】例会")
 
         # The daily one: on time, then after two days down one catch-up (补发) only.
-        clock.at = local(by_ref[3].due_at)
-        assert await sched.fire(by_ref[3].id)
+        assert await fire_due(sched, clock, by_ref[3])
         daily = await peer.expect_send()
         assert daily.text == "【每日提醒 #3】请测量体温并打卡"
         await sched.stop()

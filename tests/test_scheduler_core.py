@@ -17,7 +17,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlmodel import select
 
 from bot.runtime import Runtime
 from bot.scheduler import (
@@ -33,24 +32,13 @@ from storage.db import Database
 from storage.models import ScheduledItem
 from storage.models_deadlines import SchedulerLease
 from storage.timeutil import SHANGHAI
+from tests.helpers import Clock, scheduled_items
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-class Clock:
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def __call__(self) -> datetime:
-        return self.at
-
-    def advance(self, **kw) -> None:
-        self.at += timedelta(**kw)
-
-
 async def items(rt: Runtime) -> list[ScheduledItem]:
-    async with rt.db.read() as s:
-        return list((await s.exec(select(ScheduledItem).order_by(ScheduledItem.id))).all())
+    return await scheduled_items(rt)
 
 
 async def wait_for(predicate, timeout: float = 3.0) -> None:

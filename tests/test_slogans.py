@@ -16,7 +16,8 @@ from storage.models import AuditLog, ScheduledItem
 from storage.models_publicity import Slogan, SloganLast, SloganTime
 from storage.timeutil import SHANGHAI, local
 from tests.conftest import dump_db
-from tests.onebot import OneBotPeer, Sent
+from tests.helpers import Clock, collect, fire_due
+from tests.onebot import OneBotPeer
 
 # Plugin modules are imported inside tests: NoneBot must be initialised first.
 
@@ -24,14 +25,6 @@ STAFF = 10003  # 王干事
 WORK = 730000
 RESIDENT = {1: 730101, 2: 730102, 3: 730103, 4: 730104}  # building -> resident group
 SEEDED = ("戴好口罩，健康你我", "自动自觉、扫码测温", "勤洗手、不聚集")
-
-
-class Clock:
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def __call__(self) -> datetime:
-        return self.at
 
 
 async def bind_groups(peer: OneBotPeer) -> None:
@@ -54,10 +47,6 @@ async def rotate_items(rt: Runtime) -> list[ScheduledItem]:
     return await rows(
         rt, ScheduledItem, ScheduledItem.kind == "slogan.rotate", order=ScheduledItem.due_at
     )
-
-
-async def collect(peer: OneBotPeer, n: int) -> list[Sent]:
-    return [await peer.expect_send() for _ in range(n)]
 
 
 async def test_fresh_database_is_seeded_without_the_demo(runtime: Runtime) -> None:
@@ -172,8 +161,7 @@ async def test_rotation_never_repeats_a_slogan_in_a_group(
 
     received: dict[str, list[str]] = {f"group:{g}": [] for g in RESIDENT.values()}
     for rotation, item in enumerate(items, start=1):
-        clock.at = local(item.due_at)
-        assert await sched.fire(item.id) is True
+        assert await fire_due(sched, clock, item) is True
         sends = await collect(peer, len(RESIDENT))
         assert sorted(s.target for s in sends) == sorted(received)  # resident groups only
         for s in sends:

@@ -18,6 +18,7 @@ from plugins.alerts import jobs, service
 from plugins.alerts.service import AlertError
 from plugins.reminders import targets
 from plugins.roster.service import group_binding
+from storage.places import bound_team_groups
 
 __plugin_meta__ = PluginMetadata(
     name="alerts",
@@ -67,7 +68,7 @@ async def _alert(
             for group in started.groups:
                 await rt.delivery.to_group(group, notice, session=s, source=source, priority=1)
             info = rt.renderer.render("alerts/notice", st=started, work=False)
-            for group in await targets.team_groups(s, targets.COORDINATION_TEAM):
+            for group in await bound_team_groups(s, targets.COORDINATION_TEAM):
                 if origin is None or group.id != origin.id:  # the reply says it there
                     await rt.delivery.to_group(group, info, session=s, source=source, priority=1)
     except AlertError as err:
@@ -99,7 +100,7 @@ async def _ack(
             )
             if acked.remaining == 0:
                 text = rt.renderer.render("alerts/all_acked", a=acked.alert, total=acked.total)
-                for group in await targets.team_groups(s, targets.COORDINATION_TEAM):
+                for group in await bound_team_groups(s, targets.COORDINATION_TEAM):
                     await rt.delivery.to_group(
                         group, text, session=s, source=jobs.source(acked.alert.id),  # type: ignore[arg-type]
                     )

@@ -19,6 +19,7 @@ from plugins.checkin import export, notify, service, syntax, tally
 from plugins.checkin.notify import Out, Push
 from plugins.checkin.service import CheckinError
 from storage.models import ChatGroup
+from storage.places import leader_standing
 from storage.repo import ALL, Scope, ScopeError, audit, resolve_scope, scope_label
 
 
@@ -156,7 +157,7 @@ async def report_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
         # amendment and the new row are read and written under one lock, so two
         # leaders reporting the same unit at once cannot both be "current".
         async with rt.db.write() as s:
-            who = await service.standing(s, sender.account, now, sender.superuser)
+            who = await leader_standing(s, sender.account, now, sender.superuser)
             result = await service.submit_report(
                 s, who=who, report=parsed, now=now,
                 group=lambda: service.group_binding(s, sender.platform, sender.group_id),

@@ -20,7 +20,7 @@ from plugins.checkin import notify, service
 from plugins.checkin.service import KIND_DAILY, KIND_DEADLINE, KIND_REMIND, CheckinError
 from storage.models import CheckinRound, RecurringRound, ScheduledItem
 from storage.models_checkin import ITEM_PENDING, ROUND_OPEN
-from storage.timeutil import SHANGHAI
+from storage.timeutil import SHANGHAI, as_utc
 
 log = logging.getLogger("gridbot.checkin")
 SCHEDULER_ACTOR = "scheduler"
@@ -69,9 +69,9 @@ async def on_daily_open(rt: Runtime, item: ScheduledItem) -> None:
             return
         # Queue tomorrow first, in this transaction: the chain never breaks.
         following = await add_item(s, KIND_DAILY, defn.id, service.next_open(defn, item.due_at))
-        day = service.as_utc(item.due_at).astimezone(SHANGHAI).date()
+        day = as_utc(item.due_at).astimezone(SHANGHAI).date()
         closes = service.local_at(day, defn.close_minute)
-        if closes <= service.as_utc(now):
+        if closes <= as_utc(now):
             log.warning("daily round %s of %s skipped: window already over", defn.id, day)
         else:
             try:

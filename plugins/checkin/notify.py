@@ -20,6 +20,8 @@ from bot.runtime import Runtime
 from plugins.checkin import service, tally
 from plugins.checkin.service import MissingUnit
 from storage.models import ChatGroup, CheckinRound
+from storage.places import closest_work_groups, covering_any, staff_groups, work_groups
+from storage.timeutil import as_utc
 
 log = logging.getLogger("gridbot.checkin")
 
@@ -72,7 +74,7 @@ async def send_or_raise(rt: Runtime, pushes: Sequence[Push]) -> int:
 
 
 def minutes_left(rnd: CheckinRound, now: datetime) -> int:
-    seconds = (service.as_utc(rnd.deadline) - service.as_utc(now)).total_seconds()
+    seconds = (as_utc(rnd.deadline) - as_utc(now)).total_seconds()
     return max(0, int(seconds // 60))
 
 
@@ -93,11 +95,11 @@ async def chase(
     """@ the leaders of unreported units in the work group closest to each unit."""
     assert rnd.id is not None
     missing = await service.missing_units(session, rnd.id, now)
-    groups = service.work_groups(await service.bound_groups(session))
+    groups = work_groups(await staff_groups(session))
     per_group: dict[int, tuple[ChatGroup, list[MissingUnit]]] = {}
     orphans: list[MissingUnit] = []
     for unit in missing:
-        targets = service.closest(groups, unit.place)
+        targets = closest_work_groups(groups, unit.place)
         if not targets:
             orphans.append(unit)
         for g in targets:
@@ -174,7 +176,7 @@ async def progress_context(
         "t": await tally.total(session, rnd.id),
         "slow": await tally.slowest_buildings(session, rnd.id, 3, with_community=several),
         "minutes_left": minutes_left(rnd, now),
-        "overdue": service.as_utc(now) > service.as_utc(rnd.deadline),
+        "overdue": as_utc(now) > as_utc(rnd.deadline),
     }
 
 
@@ -184,7 +186,7 @@ async def staff_summary(
     """The deadline summary for staff (数据统计排查组, else the work groups)."""
     assert rnd.id is not None
     places = await service.round_places(session, rnd.id)
-    targets = service.staff_targets(await service.bound_groups(session), places)
+    targets = service.staff_targets(await staff_groups(session), places)
     if not targets:
         log.warning("round #%s: no staff or work group bound for its summary", rnd.id)
         return []
@@ -203,8 +205,8 @@ async def announce_round(
     """A daily round opened by the scheduler is announced in its work groups."""
     assert opened.round.id is not None
     places = await service.round_places(session, opened.round.id)
-    groups = service.covering_any(
-        service.work_groups(await service.bound_groups(session)), places
+    groups = covering_any(
+        work_groups(await staff_groups(session)), places
     )
     out = Out("checkin/opened", {"o": opened, "automatic": True})
     return [Push(g, out) for g in groups]

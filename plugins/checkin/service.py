@@ -8,16 +8,16 @@ the exception, so a refusal never leaves a trace.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 
-from sqlalchemy import and_, bindparam, exists, func, insert, literal, or_, true, update
+from sqlalchemy import and_, bindparam, exists, func, insert, literal, true, update
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.platforms import Mention
+from bot.platforms import Mention, mentions_of
 from bot.scheduler import add_item, cancel_items
 from plugins._common.parse import Report
 from storage.models import (
@@ -31,21 +31,25 @@ from storage.models import (
     Grid,
     Person,
     RecurringRound,
-    RoleGrant,
     ScheduledItem,
     Unit,
 )
 from storage.models_checkin import ROUND_CLOSED, ROUND_OPEN
-from storage.repo import (
-    ADMIN,
-    BUILDING_LEADER,
-    STAFF,
-    UNIT_LEADER,
-    Scope,
-    audit,
-    grant_covers_unit,
+from storage.places import (
+    Leader,
+    Place,
+    Standing,
+    broadest_work_groups_covering,
+    closest_work_groups,
+    covering_any,
+    covers_scope,
+    leaders_of,
+    staff_groups,
+    team_groups,
+    unique,
 )
-from storage.timeutil import SHANGHAI
+from storage.repo import Scope, audit, grant_covers_unit
+from storage.timeutil import SHANGHAI, as_utc
 
 KIND_REMIND = "checkin.remind"
 KIND_DEADLINE = "checkin.deadline"
@@ -54,9 +58,6 @@ ROUND_KINDS = (KIND_REMIND, KIND_DEADLINE)
 REMIND_SHARE = 0.8  # the reminder goes out when 80 % of the window has passed
 ALERT_TEAM = "四人一专班"
 STAFF_TEAM = "数据统计排查组"
-LEADER_ROLES = (UNIT_LEADER, BUILDING_LEADER)
-# Which bound groups are "closer" to a unit: a grid's work group beats the community's.
-SPECIFICITY = {"unit": 4, "building": 3, "grid": 2, "community": 1, "all": 0}
 
 RU = CheckinRoundUnit
 _CUR = aliased(CheckinReport, name="cur")
@@ -67,105 +68,6 @@ class CheckinError(ValueError):
         super().__init__(code)
         self.code = code
         self.context = context
-
-
-def as_utc(dt: datetime) -> datetime:
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
-
-
-# --- who is asking ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Standing:
-    """The sender's roles that matter here, read in one query per command."""
-
-    account: str
-    person_id: int | None = None
-    name: str = ""
-    staff: bool = False
-    leader_grants: tuple[RoleGrant, ...] = ()
-
-    @property
-    def unit_ids(self) -> frozenset[int]:
-        return frozenset(
-            g.scope_id for g in self.leader_grants
-            if g.role == UNIT_LEADER and g.scope_kind == "unit"
-        )
-
-    @property
-    def building_ids(self) -> frozenset[int]:
-        return frozenset(
-            g.scope_id for g in self.leader_grants
-            if g.role == BUILDING_LEADER and g.scope_kind == "building"
-        )
-
-
-_STANDING = (
-    select(Account.person_id, Person.name, RoleGrant.role, RoleGrant.scope_kind, RoleGrant.scope_id)
-    .join(Person, col(Person.id) == Account.person_id)
-    .outerjoin(
-        RoleGrant,
-        and_(
-            col(RoleGrant.person_id) == Account.person_id,
-            or_(
-                col(RoleGrant.expires_at).is_(None),
-                col(RoleGrant.expires_at) > bindparam("now"),
-            ),
-        ),
-    )
-    .where(col(Account.id) == bindparam("account"))
-)
-
-
-async def standing(
-    session: AsyncSession, account: str, now: datetime, superuser: bool = False
-) -> Standing:
-    conn = await session.connection()
-    rows = (await conn.execute(_STANDING, {"account": account, "now": as_utc(now)})).all()
-    if not rows:
-        return Standing(account, staff=superuser)
-    person_id, name = rows[0][0], rows[0][1]
-    roles = [(role, kind, sid) for _, _, role, kind, sid in rows if role is not None]
-    return Standing(
-        account=account,
-        person_id=person_id,
-        name=name,
-        staff=superuser or any(role in (ADMIN, STAFF) for role, _, _ in roles),
-        leader_grants=tuple(
-            RoleGrant(person_id=person_id, role=role, scope_kind=kind, scope_id=sid)
-            for role, kind, sid in roles
-            if role in LEADER_ROLES
-        ),
-    )
-
-
-# --- places and groups ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Place:
-    """Where a unit sits in the tree (snapshotted with the round)."""
-
-    unit_id: int
-    building_id: int
-    grid_id: int
-    community_id: int
-
-    @classmethod
-    def of(cls, ru: CheckinRoundUnit) -> Place:
-        return cls(ru.unit_id, ru.building_id, ru.grid_id, ru.community_id)
-
-
-def covers(scope_kind: str, scope_id: int, place: Place) -> bool:
-    if scope_kind == "all":
-        return True
-    return {
-        "community": place.community_id,
-        "grid": place.grid_id,
-        "building": place.building_id,
-        "unit": place.unit_id,
-    }.get(scope_kind) == scope_id
 
 
 def _ru_within(scope_kind: str, scope_id: int):
@@ -191,66 +93,21 @@ async def group_binding(session: AsyncSession, platform: str, group_id: str | No
     ).first()
 
 
-async def bound_groups(session: AsyncSession) -> list[ChatGroup]:
-    rows = await session.exec(
-        select(ChatGroup).where(col(ChatGroup.kind).in_(("work", "team"))).order_by(ChatGroup.id)
-    )
-    return list(rows.all())
-
-
-def closest(groups: Iterable[ChatGroup], place: Place) -> list[ChatGroup]:
-    """The covering groups at the most specific level (all of them at that level)."""
-    covering = [g for g in groups if covers(g.scope_kind, g.scope_id, place)]
-    if not covering:
-        return []
-    best = max(SPECIFICITY.get(g.scope_kind, 0) for g in covering)
-    return [g for g in covering if SPECIFICITY.get(g.scope_kind, 0) == best]
-
-
-def work_groups(groups: Iterable[ChatGroup]) -> list[ChatGroup]:
-    return [g for g in groups if g.kind == "work"]
-
-
-def team_groups(groups: Iterable[ChatGroup], team: str) -> list[ChatGroup]:
-    return [g for g in groups if g.kind == "team" and g.team == team]
-
-
 def alert_targets(groups: Sequence[ChatGroup], place: Place) -> list[ChatGroup]:
     """Where an 异常 goes: 四人一专班 and staff (数据统计排查组, else the work group)."""
-    out = [g for g in team_groups(groups, ALERT_TEAM) if covers(g.scope_kind, g.scope_id, place)]
-    staff = [
-        g for g in team_groups(groups, STAFF_TEAM) if covers(g.scope_kind, g.scope_id, place)
-    ]
-    out += staff or closest(work_groups(groups), place)
-    return _unique(out)
+    out = team_groups(groups, ALERT_TEAM, place)
+    staff = team_groups(groups, STAFF_TEAM, place)
+    out += staff or closest_work_groups(groups, place)
+    return unique(out)
 
 
 def staff_targets(groups: Sequence[ChatGroup], places: Sequence[Place]) -> list[ChatGroup]:
     """Where a round's summary goes: 数据统计排查组 groups covering any of its units,
     else the broadest work groups covering them (one summary per group, not per grid)."""
-    staff = [
-        g for g in team_groups(groups, STAFF_TEAM)
-        if any(covers(g.scope_kind, g.scope_id, p) for p in places)
-    ]
+    staff = covering_any(team_groups(groups, STAFF_TEAM), places)
     if staff:
         return staff
-    covering = [
-        g for g in work_groups(groups) if any(covers(g.scope_kind, g.scope_id, p) for p in places)
-    ]
-    if not covering:
-        return []
-    broadest = min(SPECIFICITY.get(g.scope_kind, 0) for g in covering)
-    return [g for g in covering if SPECIFICITY.get(g.scope_kind, 0) == broadest]
-
-
-def _unique(groups: Iterable[ChatGroup]) -> list[ChatGroup]:
-    seen: set[int | None] = set()
-    out = []
-    for g in groups:
-        if g.id not in seen:
-            seen.add(g.id)
-            out.append(g)
-    return out
+    return broadest_work_groups_covering(groups, places)
 
 
 # --- opening rounds --------------------------------------------------------------------------
@@ -555,7 +412,7 @@ async def submit_report(
     )
     if counts.abnormal > 0 and (cand.prev is None or cand.prev.abnormal != counts.abnormal):
         result.alert = True
-        result.alert_groups = alert_targets(await bound_groups(session), cand.place)
+        result.alert_groups = alert_targets(await staff_groups(session), cand.place)
         community = await session.get(Community, cand.community_id)
         result.community = community.name if community else ""
     return result
@@ -573,7 +430,7 @@ async def _pick_unit(
         if bound is not None:
             inside = {
                 uid: cs for uid, cs in by_unit.items()
-                if covers(bound.scope_kind, bound.scope_id, cs[0].place)
+                if covers_scope(bound.scope_kind, bound.scope_id, cs[0].place)
             }
             by_unit = inside or by_unit
     if len(by_unit) > 1 and not who.staff:
@@ -672,20 +529,6 @@ async def close_round(
 # --- who is late -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Leader:
-    person_id: int
-    name: str
-    role: str
-    accounts: tuple[str, ...]
-
-    def mention(self, platform: str) -> Mention | None:
-        for account in self.accounts:
-            if account.startswith(platform + ":"):
-                return Mention(account, self.name)
-        return None
-
-
 @dataclass
 class MissingUnit:
     place: Place
@@ -701,53 +544,7 @@ class MissingUnit:
         return f"{self.building}栋{self.unit}单元"
 
     def mentions(self, platform: str) -> list[Mention]:
-        return [m for m in (ld.mention(platform) for ld in self.leaders) if m is not None]
-
-
-_IN_CHUNK = 500
-
-
-def _chunks(ids: Sequence[int]) -> Iterable[Sequence[int]]:
-    for i in range(0, len(ids), _IN_CHUNK):
-        yield ids[i : i + _IN_CHUNK]
-
-
-async def leaders_of(
-    session: AsyncSession, unit_ids: Sequence[int], building_ids: Sequence[int], now: datetime
-) -> tuple[dict[int, list[Leader]], dict[int, list[Leader]]]:
-    """Active 单元长 grants by unit id and 楼长 grants by building id, with accounts."""
-    by_unit: dict[int, list[Leader]] = {}
-    by_building: dict[int, list[Leader]] = {}
-    for role, kind, ids, out in (
-        (UNIT_LEADER, "unit", list(unit_ids), by_unit),
-        (BUILDING_LEADER, "building", list(building_ids), by_building),
-    ):
-        for chunk in _chunks(ids):
-            rows = (
-                await session.exec(
-                    select(RoleGrant.scope_id, Person.id, Person.name, Account.id)
-                    .join(Person, col(Person.id) == RoleGrant.person_id)
-                    .outerjoin(Account, col(Account.person_id) == Person.id)
-                    .where(
-                        RoleGrant.role == role,
-                        RoleGrant.scope_kind == kind,
-                        col(RoleGrant.scope_id).in_(chunk),
-                        or_(
-                            col(RoleGrant.expires_at).is_(None),
-                            col(RoleGrant.expires_at) > now,
-                        ),
-                    )
-                    .order_by(RoleGrant.scope_id, Person.id, Account.id)
-                )
-            ).all()
-            people: dict[tuple[int, int], tuple[str, list[str]]] = {}
-            for scope_id, pid, name, account in rows:
-                entry = people.setdefault((scope_id, pid), (name, []))
-                if account:
-                    entry[1].append(account)
-            for (scope_id, pid), (name, accounts) in people.items():
-                out.setdefault(scope_id, []).append(Leader(pid, name, role, tuple(accounts)))
-    return by_unit, by_building
+        return mentions_of(self.leaders, platform)
 
 
 async def missing_units(session: AsyncSession, round_id: int, now: datetime) -> list[MissingUnit]:
@@ -805,10 +602,6 @@ def mention_batches(
     if cur_units or not batches:
         batches.append((cur_units, cur_mentions))
     return batches
-
-
-def covering_any(groups: Iterable[ChatGroup], places: Sequence[Place]) -> list[ChatGroup]:
-    return [g for g in groups if any(covers(g.scope_kind, g.scope_id, p) for p in places)]
 
 
 async def round_places(session: AsyncSession, round_id: int) -> list[Place]:

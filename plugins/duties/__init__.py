@@ -15,8 +15,8 @@ from bot.runtime import Runtime, RuntimeDep
 from plugins._common.commands import CommandSpec
 from plugins.duties import jobs, service, syntax
 from plugins.duties.service import DutyError
-from plugins.quarantine import places
 from plugins.roster.service import group_binding
+from storage import places
 from storage.repo import ALL, ScopeError, resolve_scope, scope_label
 from storage.repo import Scope as ResolvedScope
 

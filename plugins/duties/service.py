@@ -23,15 +23,15 @@ from datetime import date, datetime, time, timedelta
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.platforms import Mention
+from bot.platforms import Mention, mentions_of
 from bot.scheduler import add_item, as_utc, cancel_items
 from plugins.duties.syntax import MONTHLY, WEEKLY, DutyArgs, describe
-from plugins.quarantine import places
-from plugins.quarantine.places import Leader, Place, Standing
 from plugins.slogans.service import in_quiet_hours
+from storage import places
 from storage.models import ChatGroup, ScheduledItem
 from storage.models_checkin import ITEM_PENDING
 from storage.models_events import Duty, DutyOccurrence, DutyUnit
+from storage.places import LabelledPlace, Leader, Standing
 from storage.repo import Scope, audit, units_in
 from storage.timeutil import SHANGHAI, local
 
@@ -238,7 +238,7 @@ async def stop(
 class Opened:
     duty: DutyView
     occurrence: DutyOccurrence
-    places: list[Place]
+    places: list[LabelledPlace]
     chase: ScheduledItem | None
 
     @property
@@ -293,7 +293,7 @@ async def open_occurrence(
     return Opened(duty_view(duty), occ, ordered, chase)
 
 
-def closest_groups(groups: Sequence[ChatGroup], units: Sequence[Place]) -> list[ChatGroup]:
+def closest_groups(groups: Sequence[ChatGroup], units: Sequence[LabelledPlace]) -> list[ChatGroup]:
     """The union of each unit's closest work groups, in binding order."""
     chosen: dict[int, ChatGroup] = {}
     for p in units:
@@ -323,7 +323,7 @@ class Done:
 
 async def _occurrence_units(
     session: AsyncSession, occ_id: int
-) -> list[tuple[DutyUnit, Place]]:
+) -> list[tuple[DutyUnit, LabelledPlace]]:
     rows = (
         await session.exec(select(DutyUnit).where(DutyUnit.occurrence_id == occ_id))
     ).all()
@@ -337,7 +337,7 @@ async def mark_done(
     *,
     who: Standing,
     number: int,
-    unit: Place | None,
+    unit: LabelledPlace | None,
     now: datetime,
 ) -> Done:
     duty = await session.get(Duty, number)
@@ -434,7 +434,7 @@ async def chase(session: AsyncSession, occ_id: int, now: datetime) -> Chase:
         return result
     leaders = await places.leaders_by_unit(session, late, now)
     groups = await places.staff_groups(session)
-    per_group: dict[int, tuple[ChatGroup, list[Place]]] = {}
+    per_group: dict[int, tuple[ChatGroup, list[LabelledPlace]]] = {}
     for p in late:
         targets = places.closest_work_groups(groups, p)
         if not targets:
@@ -445,7 +445,7 @@ async def chase(session: AsyncSession, occ_id: int, now: datetime) -> Chase:
         entries = []
         for p in units:
             lds = leaders.get(p.unit_id, [])
-            mentions = [m for m in (ld.mention(group.platform) for ld in lds) if m is not None]
+            mentions = mentions_of(lds, group.platform)
             entries.append((LagUnit(p.label, lds), mentions))
         batches = _batches(entries)
         for i, (batch_units, mentions) in enumerate(batches, start=1):

@@ -18,8 +18,8 @@ from bot.runtime import Runtime, RuntimeDep
 from plugins._common.commands import CommandSpec
 from plugins.incidents import jobs, service, syntax
 from plugins.incidents.service import RESPONSE_TEAM, Handled, IncidentError
-from plugins.quarantine import places
 from plugins.roster.service import group_binding
+from storage import places
 from storage.models import ChatGroup
 from storage.repo import ADMIN, BUILDING_LEADER, STAFF, UNIT_LEADER, VOLUNTEER, ScopeError
 

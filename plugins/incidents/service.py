@@ -23,10 +23,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.scheduler import add_item, as_utc, cancel_items
 from messages.mask import scrub
 from plugins.incidents.syntax import Report
-from plugins.quarantine import places
-from plugins.quarantine.places import Place, Standing
+from storage import places
 from storage.models import ChatGroup, ScheduledItem
 from storage.models_events import INCIDENT_ACKED, INCIDENT_CLOSED, INCIDENT_OPEN, Incident
+from storage.places import LabelledPlace, Standing
 from storage.repo import audit
 
 log = logging.getLogger("gridbot.incidents")
@@ -88,7 +88,9 @@ async def _name(session: AsyncSession, account: str | None) -> str:
     return await places.name_of(session, account) if account else ""
 
 
-async def view(session: AsyncSession, inc: Incident, place: Place, now: datetime) -> IncidentView:
+async def view(
+    session: AsyncSession, inc: Incident, place: LabelledPlace, now: datetime
+) -> IncidentView:
     assert inc.id is not None
     return IncidentView(
         id=inc.id, kind=inc.kind, place=place.full_label, room=inc.room, note=inc.note,
@@ -137,7 +139,7 @@ async def report(
 # --- acknowledging and closing ---------------------------------------------------------------
 
 
-async def _incident(session: AsyncSession, number: int) -> tuple[Incident, Place]:
+async def _incident(session: AsyncSession, number: int) -> tuple[Incident, LabelledPlace]:
     inc = await session.get(Incident, number)
     place = await places.place_of(session, inc.unit_id) if inc is not None else None
     if inc is None or place is None:
@@ -152,7 +154,9 @@ class Handled:
     notify_groups: list[ChatGroup] = field(default_factory=list)
 
 
-async def _notify_groups(session: AsyncSession, inc: Incident, place: Place) -> list[ChatGroup]:
+async def _notify_groups(
+    session: AsyncSession, inc: Incident, place: LabelledPlace
+) -> list[ChatGroup]:
     """Who hears that an incident was taken or closed: the 应急小分队, and the
     staff groups it was escalated to."""
     groups = await places.staff_groups(session)
@@ -238,7 +242,7 @@ async def open_incidents(session: AsyncSession, now: datetime) -> tuple[list[Inc
 # --- escalation ------------------------------------------------------------------------------
 
 
-def escalation_targets(groups: list[ChatGroup], place: Place) -> list[ChatGroup]:
+def escalation_targets(groups: list[ChatGroup], place: LabelledPlace) -> list[ChatGroup]:
     """Staff: every work group covering the unit, and the 综合协调组."""
     work = [g for g in groups if g.kind == "work" and places.covers(g, place)]
     return places.unique(work + places.team_groups(groups, COORDINATION_TEAM, place))

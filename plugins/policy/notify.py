@@ -16,6 +16,7 @@ from bot.runtime import Runtime
 from plugins.policy import service
 from plugins.policy.service import Published, StudyStatus
 from storage.models_publicity import Policy
+from storage.places import bound_team_groups
 
 log = logging.getLogger("gridbot.policy")
 
@@ -47,7 +48,7 @@ async def push_reminders(
     for member in status.pending:
         for account in member.accounts:
             await rt.delivery.to_account(account, text, session=session, source=source(policy))
-    groups = await service.team_groups(session, service.COORDINATION_TEAM)
+    groups = await bound_team_groups(session, service.COORDINATION_TEAM)
     if not groups:
         log.warning("policy #%s: no %s group bound for the study status",
                     policy.id, service.COORDINATION_TEAM)

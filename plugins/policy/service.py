@@ -244,12 +244,3 @@ async def study_status(session: AsyncSession, number: int, now: datetime) -> Stu
     )
     pending = [m for m in staff if m.person_id not in done]
     return StudyStatus(policy, len(staff), pending, await newer_version(session, policy))
-
-
-async def team_groups(session: AsyncSession, team: str) -> list[ChatGroup]:
-    rows = await session.exec(
-        select(ChatGroup)
-        .where(ChatGroup.kind == "team", ChatGroup.team == team)
-        .order_by(ChatGroup.id)
-    )
-    return list(rows.all())

@@ -17,8 +17,9 @@ from bot.platforms import account_of, group_of
 from bot.reply import reply_template
 from bot.runtime import Runtime, RuntimeDep
 from plugins._common.commands import CommandSpec
-from plugins.quarantine import jobs, places, service, syntax
+from plugins.quarantine import jobs, service, syntax
 from plugins.quarantine.service import QuarantineError
+from storage import places
 from storage.repo import ScopeError
 
 __plugin_meta__ = PluginMetadata(

@@ -23,9 +23,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.scheduler import add_item, as_utc, cancel_items
 from messages.mask import mask_name, scrub
-from plugins.quarantine import places
-from plugins.quarantine.places import Place, Standing
 from plugins.quarantine.syntax import Register, fmt_temp
+from storage import places
 from storage.models import ChatGroup, ScheduledItem
 from storage.models_events import (
     QUARANTINE_ACTIVE,
@@ -33,6 +32,7 @@ from storage.models_events import (
     HealthCheck,
     Quarantine,
 )
+from storage.places import LabelledPlace, Standing
 from storage.repo import audit
 from storage.timeutil import SHANGHAI, local
 
@@ -115,7 +115,7 @@ class EntryView:
 
 
 def view(
-    q: Quarantine, place: Place, today: date, last: HealthCheck | None = None,
+    q: Quarantine, place: LabelledPlace, today: date, last: HealthCheck | None = None,
     checked_today: bool = False,
 ) -> EntryView:
     assert q.id is not None
@@ -189,7 +189,9 @@ async def register(
 # --- finding, listing, releasing -------------------------------------------------------------
 
 
-async def entry_for(session: AsyncSession, who: Standing, number: int) -> tuple[Quarantine, Place]:
+async def entry_for(
+    session: AsyncSession, who: Standing, number: int
+) -> tuple[Quarantine, LabelledPlace]:
     """The entry with this 编号, if the sender may see it (others get "not found":
     an entry's existence in another unit is nobody else's business)."""
     q = await session.get(Quarantine, number)

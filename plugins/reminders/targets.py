@@ -5,23 +5,23 @@ this plugin because ``plugins.reminders`` is loaded before the other two
 (bot/app.py PLUGINS); importing a plugin package before NoneBot loads it would
 break it.
 
-Plain async functions over a session; no bot, no templates.
+Plain async functions over a session; no bot, no templates. The place-independent
+parts (group levels, team members' accounts) come from ``storage.places``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlmodel import col, select
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import Account, ChatGroup, TeamMember
+from storage.models import ChatGroup
+from storage.places import bound_team_groups, broadest, team_accounts
 from storage.repo import scope_label
 
 COORDINATION_TEAM = "综合协调组"  # owns the trigger chain (DESIGN.md §1)
 TRACING_TEAM = "流调组"  # owns 协查函
-# A grid's work group is narrower than its community's: staff summaries go to the broadest.
-SPECIFICITY = {"unit": 4, "building": 3, "grid": 2, "community": 1, "all": 0}
 
 
 @dataclass
@@ -41,15 +41,6 @@ class Targets:
         return Targets(groups, accounts)
 
 
-async def team_groups(session: AsyncSession, team: str) -> list[ChatGroup]:
-    rows = await session.exec(
-        select(ChatGroup)
-        .where(ChatGroup.kind == "team", ChatGroup.team == team)
-        .order_by(ChatGroup.id)
-    )
-    return list(rows.all())
-
-
 async def work_groups(session: AsyncSession) -> list[ChatGroup]:
     rows = await session.exec(
         select(ChatGroup).where(ChatGroup.kind == "work").order_by(ChatGroup.id)
@@ -59,26 +50,12 @@ async def work_groups(session: AsyncSession) -> list[ChatGroup]:
 
 async def broadest_work_groups(session: AsyncSession) -> list[ChatGroup]:
     """The work groups at the broadest bound level (the street's or communities')."""
-    groups = await work_groups(session)
-    if not groups:
-        return []
-    top = min(SPECIFICITY.get(g.scope_kind, 0) for g in groups)
-    return [g for g in groups if SPECIFICITY.get(g.scope_kind, 0) == top]
-
-
-async def team_accounts(session: AsyncSession, team: str) -> list[str]:
-    rows = await session.exec(
-        select(Account.id)
-        .join(TeamMember, col(TeamMember.person_id) == Account.person_id)
-        .where(TeamMember.team == team)
-        .order_by(Account.id)
-    )
-    return list(dict.fromkeys(rows.all()))
+    return broadest(await work_groups(session))
 
 
 async def team(session: AsyncSession, name: str) -> Targets:
     """A working group: its bound team group(s), else its members privately."""
-    groups = await team_groups(session, name)
+    groups = await bound_team_groups(session, name)
     if groups:
         return Targets(groups)
     return Targets(accounts=await team_accounts(session, name))
@@ -87,7 +64,7 @@ async def team(session: AsyncSession, name: str) -> Targets:
 async def staff(session: AsyncSession) -> Targets:
     """Staff as a whole: the 综合协调组, else the broadest work groups, else its
     members privately."""
-    groups = await team_groups(session, COORDINATION_TEAM)
+    groups = await bound_team_groups(session, COORDINATION_TEAM)
     if groups:
         return Targets(groups)
     groups = await broadest_work_groups(session)

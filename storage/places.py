@@ -1,25 +1,22 @@
-"""Who leads a unit, who is asking, and which bound groups cover a unit.
+"""Where a unit sits, who leads it, who is asking, and which bound groups cover it.
 
-Shared by the three event plugins (quarantine, incidents, duties): they all
-route messages by where a unit sits in the tree. It lives in this plugin
-because ``plugins.quarantine`` is loaded first of the three (bot/app.py
-PLUGINS); importing a plugin package before NoneBot loads it would break it.
-
-Plain async functions over a session; no bot, no templates.
+Shared by the plugins that route messages by where a unit sits in the tree
+(checkin, quarantine, incidents, duties) and by the deadline plugins' target
+helpers (plugins.reminders.targets). Plain async functions over a session and
+pure helpers; no bot, no templates, no plugin imports.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import or_
+from sqlalchemy import and_, bindparam, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.platforms import Mention
-from plugins._common.parse import ScopeExpr
 from storage.models import (
     Account,
     Building,
@@ -38,14 +35,20 @@ from storage.repo import (
     ScopeError,
     resolve_scope,
 )
+from storage.timeutil import as_utc
+
+if TYPE_CHECKING:
+    from plugins._common.parse import ScopeExpr
 
 # Which bound groups are "closer" to a unit: a grid's work group beats the community's.
 SPECIFICITY = {"unit": 4, "building": 3, "grid": 2, "community": 1, "all": 0}
+LEADER_ROLES = (UNIT_LEADER, BUILDING_LEADER)
 _IN_CHUNK = 500  # SQLite's bound-parameter limit is far above; keeps statements small
 
 
-def as_utc(dt: datetime) -> datetime:
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+def _chunks(ids: Sequence[int]) -> Iterable[Sequence[int]]:
+    for i in range(0, len(ids), _IN_CHUNK):
+        yield ids[i : i + _IN_CHUNK]
 
 
 # --- units -----------------------------------------------------------------------------------
@@ -53,12 +56,23 @@ def as_utc(dt: datetime) -> datetime:
 
 @dataclass(frozen=True)
 class Place:
-    """A unit and where it sits: enough to route a message and to label it."""
+    """Where a unit sits in the tree: enough to route a message."""
 
     unit_id: int
     building_id: int
     grid_id: int
     community_id: int
+
+    @classmethod
+    def of(cls, row: Any) -> Place:
+        """From anything carrying the four ids (a round's unit snapshot, …)."""
+        return cls(row.unit_id, row.building_id, row.grid_id, row.community_id)
+
+
+@dataclass(frozen=True)
+class LabelledPlace(Place):
+    """A place with what people call it: enough to route a message and to label it."""
+
     building_no: int
     unit_no: int
     community: str = ""
@@ -72,7 +86,14 @@ class Place:
         return f"{self.community}/{self.label}" if self.community else self.label
 
 
-async def place_of(session: AsyncSession, unit_id: int) -> Place | None:
+def _labelled(unit: Unit, building: Building, community: Community) -> LabelledPlace:
+    return LabelledPlace(
+        unit.id, building.id, building.grid_id, building.community_id,  # type: ignore[arg-type]
+        building.number, unit.number, community.name,
+    )
+
+
+async def place_of(session: AsyncSession, unit_id: int) -> LabelledPlace | None:
     row = (
         await session.exec(
             select(Unit, Building, Community)
@@ -83,36 +104,28 @@ async def place_of(session: AsyncSession, unit_id: int) -> Place | None:
     ).first()
     if row is None:
         return None
-    unit, building, community = row
-    return Place(
-        unit.id, building.id, building.grid_id, building.community_id,  # type: ignore[arg-type]
-        building.number, unit.number, community.name,
-    )
+    return _labelled(*row)
 
 
-async def places_of(session: AsyncSession, unit_ids: Sequence[int]) -> dict[int, Place]:
-    out: dict[int, Place] = {}
-    ids = list(unit_ids)
-    for i in range(0, len(ids), _IN_CHUNK):
+async def places_of(session: AsyncSession, unit_ids: Sequence[int]) -> dict[int, LabelledPlace]:
+    out: dict[int, LabelledPlace] = {}
+    for chunk in _chunks(list(unit_ids)):
         rows = (
             await session.exec(
                 select(Unit, Building, Community)
                 .join(Building, col(Building.id) == Unit.building_id)
                 .join(Community, col(Community.id) == Building.community_id)
-                .where(col(Unit.id).in_(ids[i : i + _IN_CHUNK]))
+                .where(col(Unit.id).in_(chunk))
             )
         ).all()
         for unit, building, community in rows:
-            out[unit.id] = Place(  # type: ignore[index]
-                unit.id, building.id, building.grid_id, building.community_id,  # type: ignore[arg-type]
-                building.number, unit.number, community.name,
-            )
+            out[unit.id] = _labelled(unit, building, community)  # type: ignore[index]
     return out
 
 
 async def resolve_unit(
     session: AsyncSession, expr: ScopeExpr, base: tuple[str, int] | None = None
-) -> Place:
+) -> LabelledPlace:
     """A unit expression (``3栋2单元``, ``幸福社区/3-2``) -> its place; ScopeError if unknown."""
     scope = await resolve_scope(session, expr, base)
     place = await place_of(session, scope.ids[0]) if scope.kind == "unit" else None
@@ -121,7 +134,7 @@ async def resolve_unit(
     return place
 
 
-# --- people ----------------------------------------------------------------------------------
+# --- leaders ---------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -131,19 +144,20 @@ class Leader:
     role: str
     accounts: tuple[str, ...]
 
-    def mention(self, platform: str) -> Mention | None:
+    def account_on(self, platform: str) -> str | None:
+        """The leader's first account on ``platform`` (``platform:id``), if any."""
         for account in self.accounts:
             if account.startswith(platform + ":"):
-                return Mention(account, self.name)
+                return account
         return None
 
 
 async def _grants(
     session: AsyncSession, role: str, kind: str, ids: Sequence[int], now: datetime
 ) -> dict[int, list[Leader]]:
+    """Active ``role`` grants on ``kind`` scopes by scope id, with the people's accounts."""
     out: dict[int, list[Leader]] = {}
-    ids = sorted(set(ids))
-    for i in range(0, len(ids), _IN_CHUNK):
+    for chunk in _chunks(sorted(set(ids))):
         rows = (
             await session.exec(
                 select(RoleGrant.scope_id, Person.id, Person.name, Account.id)
@@ -152,7 +166,7 @@ async def _grants(
                 .where(
                     RoleGrant.role == role,
                     RoleGrant.scope_kind == kind,
-                    col(RoleGrant.scope_id).in_(ids[i : i + _IN_CHUNK]),
+                    col(RoleGrant.scope_id).in_(chunk),
                     or_(col(RoleGrant.expires_at).is_(None), col(RoleGrant.expires_at) > now),
                 )
                 .order_by(RoleGrant.scope_id, Person.id, Account.id)
@@ -168,14 +182,22 @@ async def _grants(
     return out
 
 
+async def leaders_of(
+    session: AsyncSession, unit_ids: Sequence[int], building_ids: Sequence[int], now: datetime
+) -> tuple[dict[int, list[Leader]], dict[int, list[Leader]]]:
+    """Active 单元长 grants by unit id and 楼长 grants by building id, with accounts."""
+    now = as_utc(now)
+    by_unit = await _grants(session, UNIT_LEADER, "unit", unit_ids, now)
+    by_building = await _grants(session, BUILDING_LEADER, "building", building_ids, now)
+    return by_unit, by_building
+
+
 async def leaders_by_unit(
     session: AsyncSession, places: Sequence[Place], now: datetime
 ) -> dict[int, list[Leader]]:
     """Every unit's 单元长 followed by its building's 楼长 (active grants only)."""
-    now = as_utc(now)
-    by_unit = await _grants(session, UNIT_LEADER, "unit", [p.unit_id for p in places], now)
-    by_building = await _grants(
-        session, BUILDING_LEADER, "building", [p.building_id for p in places], now
+    by_unit, by_building = await leaders_of(
+        session, [p.unit_id for p in places], [p.building_id for p in places], now
     )
     return {
         p.unit_id: by_unit.get(p.unit_id, []) + by_building.get(p.building_id, [])
@@ -186,21 +208,25 @@ async def leaders_by_unit(
 async def responsible_leaders(session: AsyncSession, place: Place, now: datetime) -> list[Leader]:
     """The unit's 单元长, or its building's 楼长 when the unit has none (with an account)."""
     leaders = (await leaders_by_unit(session, [place], now))[place.unit_id]
-    for role in (UNIT_LEADER, BUILDING_LEADER):
+    for role in LEADER_ROLES:
         chosen = [ld for ld in leaders if ld.role == role and ld.accounts]
         if chosen:
             return chosen
     return []
 
 
+# --- people ----------------------------------------------------------------------------------
+
+
 async def team_accounts(session: AsyncSession, team: str) -> list[str]:
+    """The accounts of a working group's members, in account order."""
     rows = await session.exec(
         select(Account.id)
         .join(TeamMember, col(TeamMember.person_id) == Account.person_id)
         .where(TeamMember.team == team)
         .order_by(Account.id)
     )
-    return list(rows.all())
+    return list(dict.fromkeys(rows.all()))
 
 
 async def name_of(session: AsyncSession, account: str) -> str:
@@ -212,14 +238,28 @@ async def name_of(session: AsyncSession, account: str) -> str:
 
 @dataclass(frozen=True)
 class Standing:
-    """The sender's roles that matter to the event commands."""
+    """The sender's roles that matter to a command."""
 
     account: str
     person_id: int | None = None
     name: str = ""
     staff: bool = False
-    teams: frozenset[str] = frozenset()
+    teams: frozenset[str] = frozenset()  # empty from ``leader_standing``, which skips teams
     leader_grants: tuple[RoleGrant, ...] = ()
+
+    @property
+    def unit_ids(self) -> frozenset[int]:
+        return frozenset(
+            g.scope_id for g in self.leader_grants
+            if g.role == UNIT_LEADER and g.scope_kind == "unit"
+        )
+
+    @property
+    def building_ids(self) -> frozenset[int]:
+        return frozenset(
+            g.scope_id for g in self.leader_grants
+            if g.role == BUILDING_LEADER and g.scope_kind == "building"
+        )
 
     def leads(self, place: Place) -> bool:
         """单元长 of this unit, or 楼长 of its building (a wider leader grant also counts)."""
@@ -243,6 +283,7 @@ class Standing:
 async def standing(
     session: AsyncSession, account: str, now: datetime, superuser: bool = False
 ) -> Standing:
+    """Staff flag, working groups and leader grants (session-tracked RoleGrant rows)."""
     acc = await session.get(Account, account)
     if acc is None:
         return Standing(account, staff=superuser)
@@ -265,51 +306,140 @@ async def standing(
         name=person.name if person else "",
         staff=superuser or any(g.role in (ADMIN, STAFF) for g in grants),
         teams=frozenset(teams),
-        leader_grants=tuple(g for g in grants if g.role in (UNIT_LEADER, BUILDING_LEADER)),
+        leader_grants=tuple(g for g in grants if g.role in LEADER_ROLES),
+    )
+
+
+# Built once: /打卡 is the hot path and statement construction costs as much as the query.
+_STANDING = (
+    select(Account.person_id, Person.name, RoleGrant.role, RoleGrant.scope_kind, RoleGrant.scope_id)
+    .join(Person, col(Person.id) == Account.person_id)
+    .outerjoin(
+        RoleGrant,
+        and_(
+            col(RoleGrant.person_id) == Account.person_id,
+            or_(
+                col(RoleGrant.expires_at).is_(None),
+                col(RoleGrant.expires_at) > bindparam("now"),
+            ),
+        ),
+    )
+    .where(col(Account.id) == bindparam("account"))
+)
+
+
+async def leader_standing(
+    session: AsyncSession, account: str, now: datetime, superuser: bool = False
+) -> Standing:
+    """Staff flag and leader grants only (no teams), in one prebuilt query: the
+    check-in hot path. The grants are transient RoleGrant objects, never added."""
+    conn = await session.connection()
+    rows = (await conn.execute(_STANDING, {"account": account, "now": as_utc(now)})).all()
+    if not rows:
+        return Standing(account, staff=superuser)
+    person_id, name = rows[0][0], rows[0][1]
+    roles = [(role, kind, sid) for _, _, role, kind, sid in rows if role is not None]
+    return Standing(
+        account=account,
+        person_id=person_id,
+        name=name,
+        staff=superuser or any(role in (ADMIN, STAFF) for role, _, _ in roles),
+        leader_grants=tuple(
+            RoleGrant(person_id=person_id, role=role, scope_kind=kind, scope_id=sid)
+            for role, kind, sid in roles
+            if role in LEADER_ROLES
+        ),
     )
 
 
 # --- groups ----------------------------------------------------------------------------------
 
 
-def covers(group: ChatGroup, place: Place) -> bool:
-    if group.scope_kind == "all":
+def covers_scope(scope_kind: str, scope_id: int, place: Place) -> bool:
+    """A bound scope (``all``, or a community/grid/building/unit id) contains the unit."""
+    if scope_kind == "all":
         return True
     return {
         "community": place.community_id,
         "grid": place.grid_id,
         "building": place.building_id,
         "unit": place.unit_id,
-    }.get(group.scope_kind) == group.scope_id
+    }.get(scope_kind) == scope_id
+
+
+def covers(group: ChatGroup, place: Place) -> bool:
+    return covers_scope(group.scope_kind, group.scope_id, place)
+
+
+def covering_any(groups: Iterable[ChatGroup], places: Sequence[Place]) -> list[ChatGroup]:
+    return [g for g in groups if any(covers(g, p) for p in places)]
 
 
 async def staff_groups(session: AsyncSession) -> list[ChatGroup]:
-    """Work and team groups: the only kinds the event plugins ever push to."""
+    """Work and team groups (never residents' groups), in binding order."""
     rows = await session.exec(
         select(ChatGroup).where(col(ChatGroup.kind).in_(("work", "team"))).order_by(ChatGroup.id)
     )
     return list(rows.all())
 
 
+async def bound_team_groups(session: AsyncSession, team: str) -> list[ChatGroup]:
+    """A working group's bound team groups, in binding order."""
+    rows = await session.exec(
+        select(ChatGroup)
+        .where(ChatGroup.kind == "team", ChatGroup.team == team)
+        .order_by(ChatGroup.id)
+    )
+    return list(rows.all())
+
+
+def work_groups(groups: Iterable[ChatGroup]) -> list[ChatGroup]:
+    return [g for g in groups if g.kind == "work"]
+
+
 def team_groups(
     groups: Iterable[ChatGroup], team: str, place: Place | None = None
 ) -> list[ChatGroup]:
+    """A working group's team groups (covering ``place`` when given)."""
     return [
         g for g in groups
         if g.kind == "team" and g.team == team and (place is None or covers(g, place))
     ]
 
 
+def most_specific(groups: Iterable[ChatGroup]) -> list[ChatGroup]:
+    """The groups bound at the narrowest level among them (all of them at that level)."""
+    groups = list(groups)
+    if not groups:
+        return []
+    best = max(SPECIFICITY.get(g.scope_kind, 0) for g in groups)
+    return [g for g in groups if SPECIFICITY.get(g.scope_kind, 0) == best]
+
+
+def broadest(groups: Iterable[ChatGroup]) -> list[ChatGroup]:
+    """The groups bound at the broadest level among them (all of them at that level)."""
+    groups = list(groups)
+    if not groups:
+        return []
+    top = min(SPECIFICITY.get(g.scope_kind, 0) for g in groups)
+    return [g for g in groups if SPECIFICITY.get(g.scope_kind, 0) == top]
+
+
 def closest_work_groups(groups: Iterable[ChatGroup], place: Place) -> list[ChatGroup]:
     """The work groups covering a unit at the most specific level."""
-    covering = [g for g in groups if g.kind == "work" and covers(g, place)]
-    if not covering:
-        return []
-    best = max(SPECIFICITY.get(g.scope_kind, 0) for g in covering)
-    return [g for g in covering if SPECIFICITY.get(g.scope_kind, 0) == best]
+    return most_specific(g for g in groups if g.kind == "work" and covers(g, place))
+
+
+def broadest_work_groups_covering(
+    groups: Iterable[ChatGroup], places: Sequence[Place]
+) -> list[ChatGroup]:
+    """The work groups covering any of the units at the broadest level
+    (one summary per community group, not one per grid)."""
+    return broadest(covering_any(work_groups(groups), places))
 
 
 def unique(groups: Iterable[ChatGroup]) -> list[ChatGroup]:
+    """Drop repeated groups (by id), keeping the first occurrence's order."""
     seen: set[int | None] = set()
     out = []
     for g in groups:

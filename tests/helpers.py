@@ -1,0 +1,103 @@
+"""Helpers shared by the end-to-end tests: a test clock, group binding, a started
+scheduler, scheduled items, outbox settling, collecting sends.
+
+Plain functions, no plugin imports at module level: NoneBot must be initialised
+before a plugin module is imported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from sqlmodel import col, select
+
+from bot.runtime import Runtime
+from bot.scheduler import Scheduler, SchedulerHooks
+from storage.models import ScheduledItem
+from storage.models_outbox import OutboxItem
+from storage.timeutil import local
+from tests.onebot import OneBotPeer, Sent
+
+
+class Clock:
+    """A settable clock for ``Runtime.clock`` / ``Outbox.wall``."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+    def advance(self, **kw) -> None:
+        self.at += timedelta(**kw)
+
+
+async def register_groups(
+    peer: OneBotPeer, account: int, bindings: Iterable[tuple[int, str]]
+) -> None:
+    """``/绑定群 <args>`` in each group, as ``account``; each must be accepted."""
+    for gid, args in bindings:
+        sent = await peer.ask(account, f"/绑定群 {args}", group_id=gid)
+        assert "已将本群登记为" in sent.text
+
+
+async def start_scheduler(rt: Runtime, hooks: SchedulerHooks) -> Scheduler:
+    """A started scheduler with these hooks, installed as ``rt.scheduler``."""
+    sched = Scheduler.from_hooks(rt, hooks)
+    rt.scheduler = sched
+    await sched.start()
+    return sched
+
+
+async def scheduled_items(
+    rt: Runtime,
+    kind: str | None = None,
+    *,
+    prefix: str | None = None,
+    ref_id: int | None = None,
+    by_due: bool = False,
+) -> list[ScheduledItem]:
+    """Scheduled items (of a kind, or kinds starting with ``prefix``), by id or due time."""
+    stmt = select(ScheduledItem)
+    if kind is not None:
+        stmt = stmt.where(ScheduledItem.kind == kind)
+    if prefix is not None:
+        stmt = stmt.where(col(ScheduledItem.kind).startswith(prefix))
+    if ref_id is not None:
+        stmt = stmt.where(ScheduledItem.ref_id == ref_id)
+    stmt = stmt.order_by(ScheduledItem.due_at if by_due else ScheduledItem.id)
+    async with rt.db.read() as s:
+        return list((await s.exec(stmt)).all())
+
+
+async def outbox_settled(rt: Runtime) -> None:
+    """Wait until the outbox has recorded every send (before a dump_db snapshot)."""
+    for _ in range(200):
+        async with rt.db.read() as s:
+            states = set((await s.exec(select(OutboxItem.state))).all())
+        if states <= {"sent"}:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"outbox not settled: {states}")
+
+
+async def collect(peer: OneBotPeer, n: int) -> list[Sent]:
+    """The next ``n`` sends, in the order the peer saw them."""
+    return [await peer.expect_send() for _ in range(n)]
+
+
+async def say(peer: OneBotPeer, user: int, text: str, n: int, group: int | None = None):
+    """Send a command and collect n messages (the reply and pushes, in any order)."""
+    if group is None:
+        await peer.private_message(user, text)
+    else:
+        await peer.group_message(user, group, text)
+    return await collect(peer, n)
+
+
+async def fire_due(sched: Scheduler, clock: Clock, item: ScheduledItem) -> bool:
+    """Move the clock to the item's due time (Asia/Shanghai) and fire it."""
+    clock.at = local(item.due_at)
+    return await sched.fire(item.id)  # type: ignore[arg-type]
