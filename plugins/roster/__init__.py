@@ -70,7 +70,8 @@ async def _help(bot: Bot, event: Event) -> None:
     rt = current_runtime()
     lines = [
         {"name": spec.name, "line": rt.renderer.render(f"usage/{spec.usage}").splitlines()[0]}
-        for spec in declared_commands()
+        # Everyone's basics first, then each capability's commands.
+        for spec in sorted(declared_commands(), key=lambda c: c.group != "基础")
         if await spec.permission(bot, event)
     ]
     await reply_template(bot, event, "roster/help", commands=lines)
