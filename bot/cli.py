@@ -129,6 +129,32 @@ def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_purge(settings: Settings, args: argparse.Namespace) -> int:
+    """The deletion path, at once: what the nightly job would do."""
+    from storage.retention import audit_purge, exports_dir, purge_exports, purge_records
+    from storage.timeutil import utcnow
+
+    migrate.upgrade(settings.db_url)
+
+    async def _purge() -> str:
+        db = Database(settings.db_url)
+        try:
+            async with db.write() as s:
+                report = await purge_records(
+                    s, now=utcnow(), personal_days=settings.retention_days
+                )
+                report.counts["exports"] = purge_exports(
+                    exports_dir(settings.db_url), export_days=settings.export_retention_days
+                )
+                await audit_purge(s, "cli:purge", report)
+            return report.line()
+        finally:
+            await db.dispose()
+
+    print(f"purged: {asyncio.run(_purge())}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="gridbot", description="网格通 grid epidemic-prevention bot")
     sub = p.add_subparsers(dest="command", required=True)
@@ -140,6 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     dbsub = db.add_subparsers(dest="db_command", required=True)
     dbsub.add_parser("upgrade", help="apply migrations")
     dbsub.add_parser("current", help="show the schema revision")
+    sub.add_parser("purge", help="delete personal data past its retention period now")
     bk = sub.add_parser("backup", help="online backup of the database")
     bk.add_argument("path")
     return p
@@ -148,7 +175,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = load_settings()
-    handlers = {"run": cmd_run, "import": cmd_import, "db": cmd_db, "backup": cmd_backup}
+    handlers = {
+        "run": cmd_run, "import": cmd_import, "db": cmd_db, "backup": cmd_backup,
+        "purge": cmd_purge,
+    }
     return handlers[args.command](settings, args)
 
 

@@ -47,6 +47,9 @@ class Settings(BaseModel):
     fever_threshold: float = Field(37.3, alias="gridbot_fever_threshold")
     incident_escalate_minutes: int = Field(15, alias="gridbot_incident_escalate_minutes")
     duty_chase_hours: float = Field(4.0, alias="gridbot_duty_chase_hours")
+    # Retention (DESIGN §4): personal details of closed records, and exported workbooks.
+    retention_days: int = Field(180, alias="gridbot_retention_days")
+    export_retention_days: int = Field(7, alias="gridbot_export_retention_days")
     # Set to start the Wechaty adapter (its other settings are read by the adapter).
     wechaty_endpoint: str | None = None
     # Hosts a WeCom robot webhook may point at (tests add 127.0.0.1).

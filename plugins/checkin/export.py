@@ -15,7 +15,7 @@ from pathlib import Path
 from openpyxl import Workbook
 
 from plugins.checkin.service import MissingUnit, ReportRow
-from storage.db import db_path
+from storage.retention import exports_dir
 from storage.timeutil import local
 
 REPORT_SHEET = "报告"
@@ -28,10 +28,8 @@ MISSING_HEADER = ["轮次", "标题", "社区", "网格", "楼栋", "单元", "�
 
 
 def export_dir(db_url: str) -> Path:
-    """``exports/`` beside the database file (``data/exports`` by default)."""
-    path = db_path(db_url)
-    base = path.parent if path is not None else Path("data")
-    return base / "exports"
+    """Where workbooks go; the retention job deletes them from there."""
+    return exports_dir(db_url)
 
 
 def export_path(db_url: str, round_id: int, now: datetime) -> Path:
