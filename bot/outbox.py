@@ -28,7 +28,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy import or_
@@ -36,6 +36,7 @@ from sqlmodel import col, func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.db import Database
+from storage.models import AuditLog
 from storage.models_outbox import (
     OUT_CANCELLED,
     OUT_FAILED,
@@ -240,8 +241,32 @@ class Outbox:
 
     async def start(self) -> None:
         await self.recover()
+        await self._restore_pauses()
         self.running = True
         await self._spawn_pending_queues()
+
+    async def _restore_pauses(self) -> None:
+        """A restart must not lift a risk-control pause: an operator restarting the
+        bot would otherwise resume the burst that got the account flagged."""
+        longest = max(p.breaker_cooldown for p in self.pacing.values())
+        since = self.wall() - timedelta(seconds=longest)
+        async with self.db.read() as s:
+            rows = (
+                await s.exec(
+                    select(AuditLog)
+                    .where(AuditLog.action == "outbox_breaker_open", col(AuditLog.at) >= since)
+                    .order_by(col(AuditLog.at))
+                )
+            ).all()
+        for row in rows:
+            key = row.detail.split(": ", 1)[0]
+            pacing = self.pacing.get(key.split(":", 1)[0], DEFAULT_PACING["qq"])
+            opened = row.at if row.at.tzinfo else row.at.replace(tzinfo=UTC)
+            remaining = pacing.breaker_cooldown - (self.wall() - opened).total_seconds()
+            if remaining > 0:
+                state = self._queue(key)
+                state.paused_until = self.clock() + remaining
+                log.warning("queue %s stays paused %.0fs after the restart", key, remaining)
 
     async def stop(self) -> None:
         self.running = False
@@ -269,13 +294,17 @@ class Outbox:
         for key in keys:
             self._ensure_worker(key)
 
-    def _ensure_worker(self, key: str) -> None:
-        if not self.running:
-            return
+    def _queue(self, key: str) -> QueueState:
         if key not in self.queues:
             platform = key.split(":", 1)[0]
             pacing = self.pacing.get(platform, DEFAULT_PACING["qq"])
             self.queues[key] = QueueState(Pacer(pacing, self.rng))
+        return self.queues[key]
+
+    def _ensure_worker(self, key: str) -> None:
+        if not self.running:
+            return
+        self._queue(key)
         task = self.workers.get(key)
         if task is None or task.done():
             self.workers[key] = asyncio.get_running_loop().create_task(self._work(key))

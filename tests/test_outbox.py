@@ -194,3 +194,25 @@ async def test_quiet_hours_hold_until_not_before(runtime: Runtime) -> None:
     await outbox.stop()
     assert transport.sent == []
     assert await outbox.counts("broadcast:7") == {"pending": 1}
+
+
+async def test_a_restart_keeps_a_risk_control_pause(runtime: Runtime) -> None:
+    from datetime import timedelta
+
+    vt = VirtualTime()
+    fail = {str(g): SendFailed(1200, "risk control") for g in range(1, 4)}
+    outbox = make_outbox(runtime, FakeTransport(vt, fail))
+    await enqueue_groups(runtime, outbox, range(1, 4), "broadcast:8")
+    await run_until_idle(outbox)
+    assert await outbox.counts("broadcast:8") == {"failed": 3}
+    # The bot restarts a minute later with new work for the same account.
+    later = runtime.now() + timedelta(minutes=1)
+    vt2 = VirtualTime()
+    transport = FakeTransport(vt2)
+    restarted = make_outbox(runtime, transport)
+    restarted.wall = lambda: later
+    await enqueue_groups(runtime, restarted, [9], "broadcast:9")
+    await run_until_idle(restarted)
+    # Sent only after the rest of the 300 s cool-down, not at once.
+    assert [g for _, g in transport.sent] == ["9"]
+    assert transport.sent[0][0] >= PACE.breaker_cooldown - 60 - 1
