@@ -43,10 +43,12 @@ class Settings(BaseModel):
     scheduler_lease_ttl_s: float = Field(60.0, alias="gridbot_scheduler_lease_ttl")
     scheduler_lease_renew_s: float = Field(20.0, alias="gridbot_scheduler_lease_renew")
     # Events: quarantine health checks, fever, incident escalation, duty chasing.
-    quarantine_check_time: str = Field("09:00", alias="gridbot_quarantine_check_time")
-    fever_threshold: float = Field(37.3, alias="gridbot_fever_threshold")
-    incident_escalate_minutes: int = Field(15, alias="gridbot_incident_escalate_minutes")
-    duty_chase_hours: float = Field(4.0, alias="gridbot_duty_chase_hours")
+    quarantine_check_time: str = Field(
+        "09:00", alias="gridbot_quarantine_check_time", pattern=r"^([01]\d|2[0-3]):[0-5]\d$"
+    )
+    fever_threshold: float = Field(37.3, alias="gridbot_fever_threshold", gt=35, lt=42)
+    incident_escalate_minutes: int = Field(15, alias="gridbot_incident_escalate_minutes", gt=0)
+    duty_chase_hours: float = Field(4.0, alias="gridbot_duty_chase_hours", gt=0)
     # Retention (DESIGN §4): personal details of closed records, and exported workbooks.
     retention_days: int = Field(180, alias="gridbot_retention_days")
     export_retention_days: int = Field(7, alias="gridbot_export_retention_days")

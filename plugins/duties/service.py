@@ -25,6 +25,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.platforms import Mention, mentions_of
 from bot.scheduler import add_item, as_utc, cancel_items
+from bot.settings import Settings
 from plugins.duties.syntax import MONTHLY, WEEKLY, DutyArgs, describe
 from plugins.slogans.service import in_quiet_hours
 from storage import places
@@ -39,7 +40,6 @@ log = logging.getLogger("gridbot.duties")
 
 KIND_OCCUR = "duty.occur"
 KIND_CHASE = "duty.chase"
-DEFAULT_CHASE_HOURS = 4.0
 MAX_MENTIONS = 20
 LIST_LIMIT = 30
 ANNOUNCE_BUILDINGS = 40  # an announcement lists at most this many buildings
@@ -52,13 +52,8 @@ class DutyError(ValueError):
         self.context = context
 
 
-def chase_hours(settings: object) -> float:
-    value = getattr(settings, "duty_chase_hours", DEFAULT_CHASE_HOURS)
-    try:
-        hours = float(value)
-    except (TypeError, ValueError):
-        hours = DEFAULT_CHASE_HOURS
-    return hours if hours > 0 else DEFAULT_CHASE_HOURS
+def chase_hours(settings: Settings) -> float:
+    return settings.duty_chase_hours
 
 
 def hhmm(minute: int) -> str:

@@ -21,6 +21,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.scheduler import add_item, as_utc, cancel_items
+from bot.settings import Settings
 from messages.mask import scrub
 from plugins.incidents.syntax import Report
 from storage import places
@@ -34,7 +35,6 @@ log = logging.getLogger("gridbot.incidents")
 KIND_ESCALATE = "incident.escalate"
 RESPONSE_TEAM = "应急小分队"
 COORDINATION_TEAM = "综合协调组"
-DEFAULT_ESCALATE_MINUTES = 15
 LIST_LIMIT = 30
 
 
@@ -45,13 +45,8 @@ class IncidentError(ValueError):
         self.context = context
 
 
-def escalate_minutes(settings: object) -> int:
-    value = getattr(settings, "incident_escalate_minutes", DEFAULT_ESCALATE_MINUTES)
-    try:
-        minutes = int(value)
-    except (TypeError, ValueError):
-        minutes = DEFAULT_ESCALATE_MINUTES
-    return minutes if minutes > 0 else DEFAULT_ESCALATE_MINUTES
+def escalate_minutes(settings: Settings) -> int:
+    return settings.incident_escalate_minutes
 
 
 def minutes_between(start: datetime, end: datetime) -> int:

@@ -14,7 +14,6 @@ template that does not print it.
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
@@ -22,6 +21,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.scheduler import add_item, as_utc, cancel_items
+from bot.settings import Settings
 from messages.mask import mask_name, scrub
 from plugins.quarantine.syntax import Register, fmt_temp
 from storage import places
@@ -48,9 +48,6 @@ MAX_START_AHEAD_DAYS = 30
 LIST_LIMIT = 50
 
 # Defaults of the settings this plugin reads (bot.settings may define them).
-DEFAULT_CHECK_TIME = "09:00"
-DEFAULT_FEVER = 37.3
-_HHMM = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
 
 
 class QuarantineError(ValueError):
@@ -63,24 +60,15 @@ class QuarantineError(ValueError):
 # --- settings --------------------------------------------------------------------------------
 
 
-def check_minute(settings: object) -> int:
+def check_minute(settings: Settings) -> int:
     """Minutes after local midnight of the daily health-check reminder."""
-    raw = str(getattr(settings, "quarantine_check_time", DEFAULT_CHECK_TIME))
-    m = _HHMM.fullmatch(raw.strip())
-    if m is None:
-        log.warning("quarantine_check_time %r is not HH:MM; using %s", raw, DEFAULT_CHECK_TIME)
-        m = _HHMM.fullmatch(DEFAULT_CHECK_TIME)
-        assert m is not None
-    return int(m.group(1)) * 60 + int(m.group(2))
+    hours, minutes = settings.quarantine_check_time.split(":")
+    return int(hours) * 60 + int(minutes)
 
 
-def fever_centi(settings: object) -> int:
+def fever_centi(settings: Settings) -> int:
     """The fever threshold in hundredths of a degree (37.3 -> 3730)."""
-    value = getattr(settings, "fever_threshold", DEFAULT_FEVER)
-    try:
-        return round(float(value) * 100)
-    except (TypeError, ValueError):
-        return round(DEFAULT_FEVER * 100)
+    return round(settings.fever_threshold * 100)
 
 
 def local_at(day: date, minute: int) -> datetime:
