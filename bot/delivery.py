@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import nonebot
 from nonebot.adapters import Bot, Event
@@ -36,14 +36,17 @@ if TYPE_CHECKING:
     from bot.outbox import Outbox
 
 MAX_MENTIONS_PER_MESSAGE = 20
+T = TypeVar("T")
 
 
 class DeliveryUnavailable(RuntimeError):
     """No connected bot can carry this message right now."""
 
 
-def chunk_mentions(mentions: Iterable[Mention], size: int = MAX_MENTIONS_PER_MESSAGE):
-    batch: list[Mention] = []
+def chunk_mentions(
+    mentions: Iterable[T], size: int = MAX_MENTIONS_PER_MESSAGE
+) -> Iterator[tuple[T, ...]]:
+    batch: list[T] = []
     for m in mentions:
         batch.append(m)
         if len(batch) == size:
@@ -51,6 +54,27 @@ def chunk_mentions(mentions: Iterable[Mention], size: int = MAX_MENTIONS_PER_MES
             batch = []
     if batch:
         yield tuple(batch)
+
+
+def batch_by_mentions(
+    entries: Iterable[tuple[T, Iterable[Mention]]], limit: int = MAX_MENTIONS_PER_MESSAGE
+) -> list[tuple[list[T], list[Mention]]]:
+    """Cut (item, its leaders) pairs into messages of at most `limit` distinct
+    @-mentions, so every message lists exactly the items whose leaders it mentions."""
+    out: list[tuple[list[T], list[Mention]]] = []
+    items: list[T] = []
+    mentions: list[Mention] = []
+    for item, wanted in entries:
+        wanted = list(dict.fromkeys(wanted))
+        new = [m for m in wanted if m not in mentions]
+        if items and len(mentions) + len(new) > limit:
+            out.append((items, mentions))
+            items, mentions, new = [], [], wanted
+        items.append(item)
+        mentions.extend(new)
+    if items:
+        out.append((items, mentions))
+    return out
 
 
 class Delivery:

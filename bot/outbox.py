@@ -35,6 +35,7 @@ from sqlalchemy import or_
 from sqlmodel import col, func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.delivery import chunk_mentions
 from storage.db import Database
 from storage.models import AuditLog
 from storage.models_outbox import (
@@ -51,7 +52,6 @@ from storage.timeutil import utcnow
 
 log = logging.getLogger("gridbot.outbox")
 
-MAX_MENTIONS_PER_MESSAGE = 20
 
 
 @dataclass(frozen=True)
@@ -188,10 +188,7 @@ class Outbox:
     ) -> list[OutboxItem]:
         """Add rows in the caller's transaction; call `notify()` after it commits."""
         mentions = list(mentions)
-        batches = [
-            mentions[i : i + MAX_MENTIONS_PER_MESSAGE]
-            for i in range(0, len(mentions), MAX_MENTIONS_PER_MESSAGE)
-        ] or [[]]
+        batches = [list(b) for b in chunk_mentions(mentions)] or [[]]
         items = []
         for batch in batches:
             item = OutboxItem(

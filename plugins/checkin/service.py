@@ -17,6 +17,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.delivery import MAX_MENTIONS_PER_MESSAGE, batch_by_mentions
 from bot.platforms import Mention, mentions_of
 from bot.scheduler import add_item, cancel_items
 from plugins._common.parse import Report
@@ -584,24 +585,12 @@ async def missing_units(session: AsyncSession, round_id: int, now: datetime) -> 
 
 
 def mention_batches(
-    units: Sequence[MissingUnit], platform: str, limit: int = 20
+    units: Sequence[MissingUnit], platform: str, limit: int = MAX_MENTIONS_PER_MESSAGE
 ) -> list[tuple[list[MissingUnit], list[Mention]]]:
-    """Cut a unit list into messages of at most ``limit`` distinct @-mentions each,
-    so every message lists exactly the units whose leaders it mentions."""
-    batches: list[tuple[list[MissingUnit], list[Mention]]] = []
-    cur_units: list[MissingUnit] = []
-    cur_mentions: list[Mention] = []
-    for unit in units:
-        wanted = list(dict.fromkeys(unit.mentions(platform)))
-        new = [m for m in wanted if m not in cur_mentions]
-        if cur_units and len(cur_mentions) + len(new) > limit:
-            batches.append((cur_units, cur_mentions))
-            cur_units, cur_mentions, new = [], [], wanted
-        cur_units.append(unit)
-        cur_mentions.extend(new)
-    if cur_units or not batches:
-        batches.append((cur_units, cur_mentions))
-    return batches
+    """Messages of at most ``limit`` distinct @-mentions; one empty batch when
+    nothing is missing (the "all reported" message still goes out)."""
+    batches = batch_by_mentions(((u, u.mentions(platform)) for u in units), limit)
+    return batches or [([], [])]
 
 
 async def round_places(session: AsyncSession, round_id: int) -> list[Place]:

@@ -23,6 +23,7 @@ from datetime import date, datetime, time, timedelta
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.delivery import batch_by_mentions
 from bot.platforms import Mention, mentions_of
 from bot.scheduler import add_item, as_utc, cancel_items
 from bot.settings import Settings
@@ -40,7 +41,6 @@ log = logging.getLogger("gridbot.duties")
 
 KIND_OCCUR = "duty.occur"
 KIND_CHASE = "duty.chase"
-MAX_MENTIONS = 20
 LIST_LIMIT = 30
 ANNOUNCE_BUILDINGS = 40  # an announcement lists at most this many buildings
 
@@ -396,26 +396,6 @@ class Chase:
     total: int = 0
 
 
-def _batches(
-    units: list[tuple[LagUnit, list[Mention]]],
-) -> list[tuple[list[LagUnit], list[Mention]]]:
-    """At most MAX_MENTIONS distinct @ per message; each message lists exactly
-    the units whose leaders it mentions."""
-    out: list[tuple[list[LagUnit], list[Mention]]] = []
-    cur_units: list[LagUnit] = []
-    cur: list[Mention] = []
-    for unit, wanted in units:
-        new = [m for m in dict.fromkeys(wanted) if m not in cur]
-        if cur_units and len(cur) + len(new) > MAX_MENTIONS:
-            out.append((cur_units, cur))
-            cur_units, cur, new = [], [], list(dict.fromkeys(wanted))
-        cur_units.append(unit)
-        cur.extend(new)
-    if cur_units:
-        out.append((cur_units, cur))
-    return out
-
-
 async def chase(session: AsyncSession, occ_id: int, now: datetime) -> Chase:
     """The laggards of an occurrence, grouped by the work group closest to each."""
     occ = await session.get(DutyOccurrence, occ_id)
@@ -442,7 +422,7 @@ async def chase(session: AsyncSession, occ_id: int, now: datetime) -> Chase:
             lds = leaders.get(p.unit_id, [])
             mentions = mentions_of(lds, group.platform)
             entries.append((LagUnit(p.label, lds), mentions))
-        batches = _batches(entries)
+        batches = batch_by_mentions(entries)
         for i, (batch_units, mentions) in enumerate(batches, start=1):
             result.pushes.append(ChasePush(group, batch_units, mentions, i, len(batches)))
     return result
