@@ -131,7 +131,7 @@ def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_purge(settings: Settings, args: argparse.Namespace) -> int:
     """The deletion path, at once: what the nightly job would do."""
-    from storage.retention import audit_purge, exports_dir, purge_exports, purge_records
+    from storage.retention import purge
     from storage.timeutil import utcnow
 
     migrate.upgrade(settings.db_url)
@@ -139,14 +139,11 @@ def cmd_purge(settings: Settings, args: argparse.Namespace) -> int:
     async def _purge() -> str:
         db = Database(settings.db_url)
         try:
-            async with db.write() as s:
-                report = await purge_records(
-                    s, now=utcnow(), personal_days=settings.retention_days
-                )
-                report.counts["exports"] = purge_exports(
-                    exports_dir(settings.db_url), export_days=settings.export_retention_days
-                )
-                await audit_purge(s, "cli:purge", report)
+            report = await purge(
+                db, db_url=settings.db_url, now=utcnow(),
+                personal_days=settings.retention_days,
+                export_days=settings.export_retention_days, actor="cli:purge",
+            )
             return report.line()
         finally:
             await db.dispose()

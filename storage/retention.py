@@ -9,6 +9,7 @@ workbooks are deleted after `export_days`. Every run is audited with counts.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from sqlalchemy import delete, or_
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.db import db_path
+from storage.db import Database, db_path
 from storage.models_checkin import CheckinReport
 from storage.models_events import HealthCheck, Incident, Quarantine
 from storage.models_outbox import OUT_FINAL, OutboxItem
@@ -99,5 +100,15 @@ def purge_exports(directory: Path, *, now: float | None = None, export_days: int
     return removed
 
 
-async def audit_purge(session: AsyncSession, actor: str, report: PurgeReport) -> None:
-    await audit(session, actor, "purge", report.line())
+async def purge(
+    db: Database, *, db_url: str, now: datetime, personal_days: int, export_days: int,
+    actor: str,
+) -> PurgeReport:
+    """The whole deletion path in one audited transaction (nightly job and `gridbot purge`)."""
+    async with db.write() as s:
+        report = await purge_records(s, now=now, personal_days=personal_days)
+        report.counts["exports"] = await asyncio.to_thread(
+            purge_exports, exports_dir(db_url), export_days=export_days
+        )
+        await audit(s, actor, "purge", report.line())
+    return report

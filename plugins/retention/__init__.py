@@ -6,29 +6,23 @@ scheduler, and operators can run it at once with `gridbot purge`.
 
 from __future__ import annotations
 
-import asyncio
-
 from nonebot.plugin import PluginMetadata
 
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler, SchedulerHooks, daily_at, ensure_recurring
 from storage.models import ScheduledItem
-from storage.retention import audit_purge, exports_dir, purge_exports, purge_records
+from storage.retention import purge
 
 KIND = "retention.purge"
 NIGHTLY = daily_at(3 * 60 + 30)
 
 
 async def run_purge(rt: Runtime, actor: str = "system") -> str:
-    async with rt.db.write() as s:
-        report = await purge_records(
-            s, now=rt.now(), personal_days=rt.settings.retention_days
-        )
-        report.counts["exports"] = await asyncio.to_thread(
-            purge_exports, exports_dir(rt.settings.db_url),
-            export_days=rt.settings.export_retention_days,
-        )
-        await audit_purge(s, actor, report)
+    report = await purge(
+        rt.db, db_url=rt.settings.db_url, now=rt.now(),
+        personal_days=rt.settings.retention_days,
+        export_days=rt.settings.export_retention_days, actor=actor,
+    )
     return report.line()
 
 
