@@ -123,6 +123,16 @@ async def places_of(session: AsyncSession, unit_ids: Sequence[int]) -> dict[int,
     return out
 
 
+async def all_places(session: AsyncSession) -> list[Place]:
+    """Every unit of the street with its building, grid and community ids (one query)."""
+    rows = await session.exec(
+        select(Unit.id, Building.id, Building.grid_id, Building.community_id).join(
+            Building, col(Building.id) == Unit.building_id
+        )
+    )
+    return [Place(*row) for row in rows.all()]
+
+
 async def resolve_unit(
     session: AsyncSession, expr: ScopeExpr, base: tuple[str, int] | None = None
 ) -> LabelledPlace:

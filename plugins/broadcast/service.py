@@ -24,6 +24,7 @@ from storage.models_broadcast import (
     BroadcastAck,
 )
 from storage.models_outbox import OUT_PENDING, OUT_SENDING, OutboxItem
+from storage.places import Place, all_places, covers_scope
 from storage.repo import ADMIN, Scope, audit, roles_of_account, scope_label, units_in
 from storage.timeutil import SHANGHAI, local
 
@@ -46,10 +47,11 @@ class BroadcastError(ValueError):
 
 
 async def group_unit_ids(session: AsyncSession, group: ChatGroup) -> set[int]:
-    scope = Scope(group.scope_kind, (group.scope_id,), "")
-    if group.scope_kind == "all":
-        scope = Scope("all", (), "全部")
-    return {u.id for _, u in await units_in(session, scope)}
+    return covered_units(group, await all_places(session))
+
+
+def covered_units(group: ChatGroup, places: list[Place]) -> set[int]:
+    return {p.unit_id for p in places if covers_scope(group.scope_kind, group.scope_id, p)}
 
 
 async def resident_targets(session: AsyncSession, scope: Scope) -> list[ChatGroup]:
@@ -63,11 +65,12 @@ async def resident_targets(session: AsyncSession, scope: Scope) -> list[ChatGrou
     if scope.kind == "all":
         return list(groups)
     wanted = {u.id for _, u in await units_in(session, scope)}
+    places = await all_places(session)  # once, not a query per group
     out = []
     for g in groups:
         if g.scope_kind == "all":
             continue
-        covered = await group_unit_ids(session, g)
+        covered = covered_units(g, places)
         if covered and covered <= wanted:
             out.append(g)
     return out
