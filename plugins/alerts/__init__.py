@@ -22,7 +22,7 @@ from storage.places import bound_team_groups
 
 __plugin_meta__ = PluginMetadata(
     name="alerts",
-    description="预警：启动触发机制，各工作群2小时内确认，48小时完成来自该地区人员排查",
+    description="Trigger chain after a local case: 2 h acknowledgements per work group, a 48 h screening round, escalation.",
     usage="/预警 /收到",
     extra={
         "commands": [

@@ -26,7 +26,7 @@ ASSIST_PERM = role_permission(ADMIN, STAFF, targets.TRACING_TEAM)
 
 __plugin_meta__ = PluginMetadata(
     name="assist",
-    description="协查：协查函24小时内完成，12/20/23小时提醒流调组，逾期上报",
+    description="Investigation-assist letters (协查函): 24 h tasks for 流调组 with reminders and escalation.",
     usage="/协查",
     extra={
         "commands": [CommandSpec("协查", ASSIST_PERM, "assist", "时限与预警")],

@@ -44,7 +44,7 @@ async def on_item_final(rt: Runtime, item: OutboxItem) -> None:
 
 __plugin_meta__ = PluginMetadata(
     name="broadcast",
-    description="宣传：向居民群广播，先预览后确认，限速发送",
+    description="Broadcasts to resident groups: preview, confirm, paced delivery, reports, acknowledgements.",
     usage="/广播 /紧急广播 /确认 /取消 /广播情况",
     extra={
         "commands": [

@@ -21,7 +21,7 @@ from plugins.checkin.flows import Outcome, Sender
 
 __plugin_meta__ = PluginMetadata(
     name="checkin",
-    description="排查打卡：发起排查、打卡、进度、催报、导出",
+    description="Screening rounds: open, report, progress, chase laggards, export, close.",
     usage="/排查 /打卡 /进度 /未报 /催报 /导出 /结束",
     extra={
         "commands": [

@@ -22,7 +22,7 @@ from storage.repo import Scope as ResolvedScope
 
 __plugin_meta__ = PluginMetadata(
     name="duties",
-    description="任务：消杀、演练等定期任务，完成登记，未完成提醒",
+    description="Recurring duties (disinfection, drills): occurrences, check-in, laggard reminders.",
     usage="/任务 /完成",
     extra={
         "commands": [

@@ -29,7 +29,7 @@ RESPONDER_PERM = role_permission(ADMIN, STAFF, RESPONSE_TEAM)
 
 __plugin_meta__ = PluginMetadata(
     name="incidents",
-    description="事件：上报后通知应急小分队，受理、办结，超时无人受理上报工作人员",
+    description="Incidents for the emergency squad: alert, acknowledge, close, escalate when ignored.",
     usage="/事件 /处理 /办结",
     extra={
         "commands": [

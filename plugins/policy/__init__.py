@@ -19,7 +19,7 @@ from plugins.roster.service import group_binding
 
 __plugin_meta__ = PluginMetadata(
     name="policy",
-    description="宣传：政策发布（分版本）、学习登记、学习情况",
+    description="Versioned policy notes: publish, study acknowledgements, study status, reminders.",
     usage="/政策 /已学习 /学习情况",
     extra={
         "commands": [

@@ -24,7 +24,7 @@ from storage.repo import ScopeError
 
 __plugin_meta__ = PluginMetadata(
     name="quarantine",
-    description="居家隔离：登记、每日健康监测提醒、发热或症状预警",
+    description="Home quarantine: registration, daily health-check reminders, fever and symptom alerts.",
     usage="/隔离 登记|列表|解除 /健康",
     extra={
         "commands": [

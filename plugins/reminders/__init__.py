@@ -19,7 +19,7 @@ from plugins.roster.service import group_binding
 
 __plugin_meta__ = PluginMetadata(
     name="reminders",
-    description="提醒：定时提醒本群或私聊；停机期间错过的定时消息汇总告知工作人员",
+    description="Reminders to a group or a private chat; missed scheduled messages reported to staff.",
     usage="/提醒",
     extra={
         "commands": [CommandSpec("提醒", LEADER_PERM, "reminder", "时限与预警")],

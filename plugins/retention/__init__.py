@@ -43,7 +43,7 @@ async def _recurrence(_rt: Runtime, _session, _ref_id: int):
 
 __plugin_meta__ = PluginMetadata(
     name="retention",
-    description="个人信息到期清理",
+    description="Nightly purge of personal data past its retention period.",
     usage="",
     extra={
         "commands": [],

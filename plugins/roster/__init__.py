@@ -22,7 +22,7 @@ from storage.repo import ScopeError, resolve_scope, units_in
 
 __plugin_meta__ = PluginMetadata(
     name="roster",
-    description="花名册、群绑定、任命与邀请",
+    description="Roster: help, own info, group binding, appointments, invites.",
     usage="/帮助 /我的信息 /绑定群 /解绑群 /任命 /撤销 /邀请 /绑定",
     extra={
         "commands": [

@@ -20,7 +20,7 @@ from plugins.slogans.service import SloganArgs, SloganError
 
 __plugin_meta__ = PluginMetadata(
     name="slogans",
-    description="宣传：标语库，定时轮流推送到居民群",
+    description="Slogan library rotated to resident groups at set times.",
     usage="/标语 添加|列表|删除|时间",
     extra={
         "commands": [CommandSpec("标语", STAFF_PERM, "slogan", "宣传")],
