@@ -22,7 +22,7 @@ from storage.places import bound_team_groups
 
 __plugin_meta__ = PluginMetadata(
     name="alerts",
-    description="Trigger chain after a local case: 2 h acknowledgements per work group, a 48 h screening round, escalation.",
+    description="Trigger chain: 2 h acknowledgements, a 48 h screening round, escalation.",
     usage="/预警 /收到",
     extra={
         "commands": [

@@ -26,7 +26,7 @@ ASSIST_PERM = role_permission(ADMIN, STAFF, targets.TRACING_TEAM)
 
 __plugin_meta__ = PluginMetadata(
     name="assist",
-    description="Investigation-assist letters (协查函): 24 h tasks for 流调组 with reminders and escalation.",
+    description="Investigation-assist letters: 24 h tasks with reminders and escalation.",
     usage="/协查",
     extra={
         "commands": [CommandSpec("协查", ASSIST_PERM, "assist", "时限与预警")],

@@ -44,7 +44,7 @@ async def on_item_final(rt: Runtime, item: OutboxItem) -> None:
 
 __plugin_meta__ = PluginMetadata(
     name="broadcast",
-    description="Broadcasts to resident groups: preview, confirm, paced delivery, reports, acknowledgements.",
+    description="Broadcasts to resident groups: preview, confirm, paced delivery, reports.",
     usage="/广播 /紧急广播 /确认 /取消 /广播情况",
     extra={
         "commands": [

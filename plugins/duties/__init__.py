@@ -22,7 +22,7 @@ from storage.repo import Scope as ResolvedScope
 
 __plugin_meta__ = PluginMetadata(
     name="duties",
-    description="Recurring duties (disinfection, drills): occurrences, check-in, laggard reminders.",
+    description="Recurring duties: occurrences, check-in, laggard reminders.",
     usage="/任务 /完成",
     extra={
         "commands": [

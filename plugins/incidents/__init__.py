@@ -29,7 +29,7 @@ RESPONDER_PERM = role_permission(ADMIN, STAFF, RESPONSE_TEAM)
 
 __plugin_meta__ = PluginMetadata(
     name="incidents",
-    description="Incidents for the emergency squad: alert, acknowledge, close, escalate when ignored.",
+    description="Incidents: alert the squad, acknowledge, close, escalate when ignored.",
     usage="/事件 /处理 /办结",
     extra={
         "commands": [

@@ -24,7 +24,7 @@ from storage.repo import ScopeError
 
 __plugin_meta__ = PluginMetadata(
     name="quarantine",
-    description="Home quarantine: registration, daily health-check reminders, fever and symptom alerts.",
+    description="Home quarantine: registration, health-check reminders, fever alerts.",
     usage="/隔离 登记|列表|解除 /健康",
     extra={
         "commands": [

@@ -19,7 +19,7 @@ from plugins.roster.service import group_binding
 
 __plugin_meta__ = PluginMetadata(
     name="reminders",
-    description="Reminders to a group or a private chat; missed scheduled messages reported to staff.",
+    description="Reminders to a group or privately; missed ones reported to staff.",
     usage="/提醒",
     extra={
         "commands": [CommandSpec("提醒", LEADER_PERM, "reminder", "时限与预警")],
