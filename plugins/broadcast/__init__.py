@@ -130,14 +130,13 @@ async def _confirm(
     try:
         async with rt.db.write() as s:
             bc, n = await service.confirm(
-                s, rt.outbox, actor=account, number=number, now=rt.now(),
+                s, rt.delivery, actor=account, number=number, now=rt.now(),
                 quiet=rt.settings.quiet_hours, superuser=account in rt.settings.superusers,
             )
             chase = await ack.schedule_chase(s, bc, rt.now(), rt.settings.ack_chase_minutes)
     except BroadcastError as err:
         await _error(bot, event, err)
         return
-    rt.outbox.notify()
     if chase is not None and rt.scheduler is not None:  # else the next start arms it
         rt.scheduler.arm(chase)
     await reply_template(bot, event, "broadcast/started", bc=bc, n=n)

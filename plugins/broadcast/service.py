@@ -29,6 +29,7 @@ from storage.repo import ADMIN, Scope, audit, roles_of_account, scope_label, uni
 from storage.timeutil import SHANGHAI, local
 
 if TYPE_CHECKING:
+    from bot.delivery import Delivery
     from bot.outbox import Outbox, Pacing
 
 MAX_TEXT = 1000
@@ -198,7 +199,7 @@ async def _own_broadcast(session: AsyncSession, actor: str, number: int) -> Broa
 
 async def confirm(
     session: AsyncSession,
-    outbox: Outbox,
+    delivery: Delivery,
     *,
     actor: str,
     number: int,
@@ -225,12 +226,10 @@ async def confirm(
         raise BroadcastError("already_confirmed", number=number)
     ids = json.loads(bc.targets)
     groups = (await session.exec(select(ChatGroup).where(col(ChatGroup.id).in_(ids)))).all()
-    text = bc.text
     for g in groups:
-        kind, target = ("webhook", g.webhook_url) if g.webhook_url else ("group", g.group_id)
-        await outbox.enqueue(
-            session, platform=g.platform, bot_id=g.bot_id, target_kind=kind, target=target,
-            chat_group_id=g.id, text=text, source=f"broadcast:{bc.id}",
+        # Queued in this transaction: the broadcast and its deliveries commit together.
+        await delivery.to_group(
+            g, bc.text, session=session, source=f"broadcast:{bc.id}",
             priority=URGENT_PRIORITY if bc.urgent else 0, not_before=held,
         )
     await audit(session, actor, "broadcast_confirm", f"#{bc.id} groups={len(groups)}")
