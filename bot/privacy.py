@@ -12,11 +12,10 @@ from nonebot.adapters import Bot, Event
 from nonebot.exception import IgnoredException
 from nonebot.message import run_preprocessor
 from nonebot.typing import T_State
-from sqlmodel import select
 
 from bot.platforms import group_of, platform_of
 from bot.runtime import current_runtime
-from storage.models import ChatGroup
+from storage.repo import group_binding
 
 # Commands whose answers are public or about the group itself.
 SAFE_IN_RESIDENT_GROUPS = frozenset({"帮助", "help", "菜单", "绑定群", "解绑群"})
@@ -33,14 +32,8 @@ async def resident_guard(bot: Bot, event: Event, state: T_State) -> None:
         return
     runtime = current_runtime()
     async with runtime.db.read() as s:
-        kind = (
-            await s.exec(
-                select(ChatGroup.kind).where(
-                    ChatGroup.platform == platform_of(bot), ChatGroup.group_id == gid
-                )
-            )
-        ).first()
-    if kind != "resident":
+        group = await group_binding(s, platform_of(bot), gid)
+    if group is None or group.kind != "resident":
         return
     from bot.reply import reply_template
 

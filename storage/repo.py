@@ -17,6 +17,7 @@ from storage.models import (
     Account,
     AuditLog,
     Building,
+    ChatGroup,
     Community,
     Grid,
     Person,
@@ -122,6 +123,19 @@ async def roles_of_account(
     )
     rows = await session.exec(union(grants, teams))
     return {r[0] for r in rows.all()}
+
+
+async def group_binding(
+    session: AsyncSession, platform: str, group_id: str | None
+) -> ChatGroup | None:
+    """The stored binding of a platform group (None in a private chat or when unbound)."""
+    if group_id is None:
+        return None
+    return (
+        await session.exec(
+            select(ChatGroup).where(ChatGroup.platform == platform, ChatGroup.group_id == group_id)
+        )
+    ).first()
 
 
 async def audit(session: AsyncSession, actor: str, action: str, detail: str = "") -> None:

@@ -22,7 +22,14 @@ from plugins.broadcast.service import group_label, group_unit_ids, quiet_until
 from storage.models import ChatGroup, Person, RoleGrant, ScheduledItem
 from storage.models_broadcast import BC_CONFIRMED, Broadcast, BroadcastAck
 from storage.models_outbox import OUT_SENT, OUT_UNKNOWN, OutboxItem
-from storage.repo import BUILDING_LEADER, UNIT_LEADER, Scope, accounts_of, units_in
+from storage.repo import (
+    BUILDING_LEADER,
+    UNIT_LEADER,
+    Scope,
+    accounts_of,
+    group_binding,
+    units_in,
+)
 
 log = logging.getLogger("gridbot.broadcast")
 
@@ -48,11 +55,7 @@ async def awaiting_ack(
     session: AsyncSession, *, platform: str, group_id: str, now: datetime
 ) -> tuple[Broadcast, ChatGroup] | None:
     """The broadcast a "收到" in this group would acknowledge, if any is still open."""
-    group = (
-        await session.exec(
-            select(ChatGroup).where(ChatGroup.platform == platform, ChatGroup.group_id == group_id)
-        )
-    ).first()
+    group = await group_binding(session, platform, group_id)
     if group is None:
         return None
     delivered = (

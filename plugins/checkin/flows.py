@@ -20,7 +20,15 @@ from plugins.checkin.notify import Out, Push
 from plugins.checkin.service import CheckinError
 from storage.models import ChatGroup
 from storage.places import leader_standing
-from storage.repo import ALL, Scope, ScopeError, audit, resolve_scope, scope_label
+from storage.repo import (
+    ALL,
+    Scope,
+    ScopeError,
+    audit,
+    group_binding,
+    resolve_scope,
+    scope_label,
+)
 
 
 @dataclass(frozen=True)
@@ -67,7 +75,7 @@ async def _binding(rt: Runtime, sender: Sender) -> ChatGroup | None:
     if sender.group_id is None:
         return None
     async with rt.db.read() as s:
-        return await service.group_binding(s, sender.platform, sender.group_id)
+        return await group_binding(s, sender.platform, sender.group_id)
 
 
 def _arm(rt: Runtime, items) -> None:
@@ -160,7 +168,7 @@ async def report_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
             who = await leader_standing(s, sender.account, now, sender.superuser)
             result = await service.submit_report(
                 s, who=who, report=parsed, now=now,
-                group=lambda: service.group_binding(s, sender.platform, sender.group_id),
+                group=lambda: group_binding(s, sender.platform, sender.group_id),
             )
     except CheckinError as err:
         return _error(err, usage="checkin_report")
@@ -179,7 +187,7 @@ async def report_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
 
 async def _round_for(rt: Runtime, sender: Sender, ref: syntax.RoundRef, *, open_only: bool):
     async with rt.db.read() as s:
-        group = await service.group_binding(s, sender.platform, sender.group_id)
+        group = await group_binding(s, sender.platform, sender.group_id)
         return await service.find_round(s, ref.number, group, open_only=open_only)
 
 

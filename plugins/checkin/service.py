@@ -84,16 +84,6 @@ def _ru_within(scope_kind: str, scope_id: int):
     return col(column) == scope_id
 
 
-async def group_binding(session: AsyncSession, platform: str, group_id: str | None):
-    if group_id is None:
-        return None
-    return (
-        await session.exec(
-            select(ChatGroup).where(ChatGroup.platform == platform, ChatGroup.group_id == group_id)
-        )
-    ).first()
-
-
 def alert_targets(groups: Sequence[ChatGroup], place: Place) -> list[ChatGroup]:
     """Where an 异常 goes: 四人一专班 and staff (数据统计排查组, else the work group)."""
     out = team_groups(groups, ALERT_TEAM, place)

@@ -18,7 +18,7 @@ from plugins._common.parse import parse_scope, parse_unit, parse_when
 from plugins.roster import service
 from plugins.roster.service import RosterError
 from plugins.roster.syntax import parse_appoint, parse_code, parse_two, tokens
-from storage.repo import ScopeError, resolve_scope, units_in
+from storage.repo import ScopeError, group_binding, resolve_scope, units_in
 
 __plugin_meta__ = PluginMetadata(
     name="roster",
@@ -58,7 +58,7 @@ async def group_base(rt: Runtime, bot: Bot, event: Event) -> tuple[str, int] | N
     if gid is None:
         return None
     async with rt.db.read() as s:
-        g = await service.group_binding(s, platform_of(bot), gid)
+        g = await group_binding(s, platform_of(bot), gid)
     return (g.scope_kind, g.scope_id) if g else None
 
 

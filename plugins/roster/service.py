@@ -26,6 +26,7 @@ from storage.repo import (
     active_grants,
     audit,
     ensure_person,
+    group_binding,
     is_team,
     person_of,
     scope_label,
@@ -71,11 +72,7 @@ async def bind_group(
     single = scope.single
     if single is None:
         raise RosterError("scope_not_single", scope=scope.label)
-    existing = (
-        await session.exec(
-            select(ChatGroup).where(ChatGroup.platform == platform, ChatGroup.group_id == group_id)
-        )
-    ).first()
+    existing = await group_binding(session, platform, group_id)
     group = existing or ChatGroup(platform=platform, group_id=group_id, kind=kind)
     group.kind, group.team = kind, team
     group.scope_kind, group.scope_id = single
@@ -86,14 +83,6 @@ async def bind_group(
     )
     await session.flush()
     return group
-
-
-async def group_binding(session: AsyncSession, platform: str, group_id: str) -> ChatGroup | None:
-    return (
-        await session.exec(
-            select(ChatGroup).where(ChatGroup.platform == platform, ChatGroup.group_id == group_id)
-        )
-    ).first()
 
 
 async def unbind_group(
