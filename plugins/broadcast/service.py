@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING
@@ -342,6 +343,4 @@ def parse_number(raw: str) -> int | None:
     m = _NUMBER.match(raw)
     if not m:
         return None
-    import unicodedata
-
     return int(unicodedata.normalize("NFKC", m.group(1)))
