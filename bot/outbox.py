@@ -426,10 +426,12 @@ class Outbox:
             log.info("queue %s: no connected bot (%s), waiting", key, err)
             await self.sleep(self.poll)
         except SendFailed as err:
-            self._settle(item, OUT_FAILED, str(err))
             state.failures += 1
             if state.failures >= state.pacer.pacing.breaker_failures:
+                # Before the row settles: until the pause is on record the queue
+                # does not look idle, so a stop cannot lose it.
                 await self._open_breaker(key, state, err)
+            self._settle(item, OUT_FAILED, str(err))
         except asyncio.CancelledError:
             # Shutting down mid-call: we cannot know whether it went out.
             with contextlib.suppress(Exception):
