@@ -12,6 +12,7 @@ from nonebot.adapters import Bot, Event
 from nonebot.exception import IgnoredException
 from nonebot.message import event_preprocessor
 
+from bot.clock import clock_from_setting
 from bot.delivery import DeliveryTransport
 from bot.outbox import Outbox
 from bot.platforms import SYSTEM_ACCOUNTS, account_of
@@ -69,7 +70,10 @@ def load_plugins() -> None:
 
 
 def build_runtime(settings: Settings) -> Runtime:
-    return Runtime(settings=settings, db=Database(settings.db_url))
+    return Runtime(
+        settings=settings, db=Database(settings.db_url),
+        clock=clock_from_setting(settings.clock_start),
+    )
 
 
 def declared_outbox_hooks(runtime: Runtime) -> dict:
@@ -98,6 +102,7 @@ async def alert_operators(runtime: Runtime, queue: str, detail: str) -> None:
 def attach_outbox(runtime: Runtime, **kwargs) -> Outbox:
     """Put the paced outbox behind the runtime's delivery seam."""
     transport = DeliveryTransport(runtime.delivery, webhook=WebhookChannel())
+    kwargs.setdefault("wall", runtime.utcnow)  # not_before and quiet hours: the runtime clock
     outbox = Outbox(
         runtime.db, transport, runtime.settings.pacing_table(),
         hooks=declared_outbox_hooks(runtime), alert=partial(alert_operators, runtime),

@@ -131,8 +131,8 @@ def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_purge(settings: Settings, args: argparse.Namespace) -> int:
     """The deletion path, at once: what the nightly job would do."""
+    from bot.clock import clock_from_setting, utc
     from storage.retention import purge
-    from storage.timeutil import utcnow
 
     migrate.upgrade(settings.db_url)
 
@@ -140,7 +140,7 @@ def cmd_purge(settings: Settings, args: argparse.Namespace) -> int:
         db = Database(settings.db_url)
         try:
             report = await purge(
-                db, db_url=settings.db_url, now=utcnow(),
+                db, db_url=settings.db_url, now=utc(clock_from_setting(settings.clock_start)),
                 personal_days=settings.retention_days,
                 export_days=settings.export_retention_days, actor="cli:purge",
             )

@@ -48,7 +48,7 @@ from storage.models_outbox import (
     OutboxItem,
 )
 from storage.repo import audit
-from storage.timeutil import utcnow
+from storage.timeutil import as_utc, utcnow
 
 log = logging.getLogger("gridbot.outbox")
 
@@ -169,6 +169,10 @@ class Outbox:
         self.settling: set[asyncio.Task] = set()
         self.running = False
 
+    def _now(self) -> datetime:
+        """Now on the wall clock handed in (the runtime clock in the bot), as aware UTC."""
+        return as_utc(self.wall())
+
     # --- writing --------------------------------------------------------------
 
     async def enqueue(
@@ -215,7 +219,7 @@ class Outbox:
         result = await session.exec(
             update(OutboxItem)
             .where(col(OutboxItem.source) == source, col(OutboxItem.state) == OUT_PENDING)
-            .values(state=OUT_CANCELLED, finished_at=self.wall())
+            .values(state=OUT_CANCELLED, finished_at=self._now())
         )
         return result.rowcount or 0
 
@@ -227,11 +231,14 @@ class Outbox:
             result = await s.exec(
                 update(OutboxItem)
                 .where(col(OutboxItem.state) == OUT_SENDING)
-                .values(state=OUT_UNKNOWN, error="interrupted (restart)", finished_at=self.wall())
+                .values(state=OUT_UNKNOWN, error="interrupted (restart)", finished_at=self._now())
             )
             n = result.rowcount or 0
             if n:
-                await audit(s, "system", "outbox_recover", f"{n} in-flight sends marked unknown")
+                await audit(
+                    s, "system", "outbox_recover", f"{n} in-flight sends marked unknown",
+                    at=self._now(),
+                )
         if n:
             log.warning("%d in-flight sends from before the restart marked unknown", n)
         return n
@@ -246,7 +253,7 @@ class Outbox:
         """A restart must not lift a risk-control pause: an operator restarting the
         bot would otherwise resume the burst that got the account flagged."""
         longest = max(p.breaker_cooldown for p in self.pacing.values())
-        since = self.wall() - timedelta(seconds=longest)
+        since = self._now() - timedelta(seconds=longest)
         async with self.db.read() as s:
             rows = (
                 await s.exec(
@@ -259,7 +266,7 @@ class Outbox:
             key = row.detail.split(": ", 1)[0]
             pacing = self.pacing.get(key.split(":", 1)[0], DEFAULT_PACING["qq"])
             opened = row.at if row.at.tzinfo else row.at.replace(tzinfo=UTC)
-            remaining = pacing.breaker_cooldown - (self.wall() - opened).total_seconds()
+            remaining = pacing.breaker_cooldown - (self._now() - opened).total_seconds()
             if remaining > 0:
                 state = self._queue(key)
                 state.paused_until = self.clock() + remaining
@@ -317,7 +324,7 @@ class Outbox:
                             (col(OutboxItem.state) == OUT_PENDING)
                             & (
                                 col(OutboxItem.not_before).is_(None)
-                                | (col(OutboxItem.not_before) <= self.wall())
+                                | (col(OutboxItem.not_before) <= self._now())
                             ),
                         )
                     )
@@ -337,7 +344,7 @@ class Outbox:
                         OutboxItem.state == OUT_PENDING,
                         or_(
                             col(OutboxItem.not_before).is_(None),
-                            col(OutboxItem.not_before) <= self.wall(),
+                            col(OutboxItem.not_before) <= self._now(),
                         ),
                     )
                     .order_by(col(OutboxItem.priority).desc(), col(OutboxItem.id))
@@ -351,7 +358,7 @@ class Outbox:
                 update(OutboxItem)
                 .where(col(OutboxItem.id) == item_id, col(OutboxItem.state) == OUT_PENDING)
                 .values(
-                    state=OUT_SENDING, attempts=OutboxItem.attempts + 1, sending_at=self.wall()
+                    state=OUT_SENDING, attempts=OutboxItem.attempts + 1, sending_at=self._now()
                 )
             )
             return (result.rowcount or 0) == 1
@@ -361,7 +368,7 @@ class Outbox:
             await s.exec(
                 update(OutboxItem)
                 .where(col(OutboxItem.id) == item.id)
-                .values(state=state, error=error[:500], finished_at=self.wall())
+                .values(state=state, error=error[:500], finished_at=self._now())
             )
         item.state, item.error = state, error
         hook = self.hooks.get(item.source.split(":", 1)[0])
@@ -449,7 +456,7 @@ class Outbox:
         detail = f"{key}: {state.failures} refusals in a row, last {err}; paused {cooldown:.0f}s"
         log.error("circuit breaker open: %s", detail)
         async with self.db.write() as s:
-            await audit(s, "system", "outbox_breaker_open", detail)
+            await audit(s, "system", "outbox_breaker_open", detail, at=self._now())
         if self.alert is not None:
             try:
                 await self.alert(key, detail)

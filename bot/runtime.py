@@ -7,19 +7,18 @@ Runtime (own database file, own settings) and install it the same way.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import nonebot
 from nonebot.drivers import Driver
 from nonebot.params import Depends
 
+from bot.clock import Now, system_now
 from bot.delivery import Delivery
 from bot.settings import Settings
 from messages.render import Renderer
 from storage.db import Database
-from storage.timeutil import local_now
 
 if TYPE_CHECKING:
     from bot.outbox import Outbox
@@ -35,7 +34,7 @@ class Runtime:
         db: Database,
         delivery: Delivery | None = None,
         renderer: Renderer | None = None,
-        clock: Callable[[], datetime] = local_now,
+        clock: Now = system_now,
     ) -> None:
         self.settings = settings
         self.db = db
@@ -46,7 +45,11 @@ class Runtime:
         self.outbox: Outbox | None = None  # the paced outbox, attached by bot.app
 
     def now(self) -> datetime:
+        """Now on the runtime clock (Asia/Shanghai): the only "now" handlers and jobs use."""
         return self.clock()
+
+    def utcnow(self) -> datetime:
+        return self.clock().astimezone(UTC)
 
 
 _runtimes: weakref.WeakKeyDictionary[Driver, Runtime] = weakref.WeakKeyDictionary()

@@ -331,6 +331,10 @@ class Scheduler:
             },
         )
         self._inflight: set[asyncio.Task] = set()
+        # Each timer's due moment on the runtime clock, to re-time it on a jump.
+        self._due: dict[str, datetime] = {}
+        self._watched: object | None = None
+        self._unwatch: Callable[[], None] | None = None
 
     @classmethod
     def from_hooks(cls, runtime: Runtime, hooks: SchedulerHooks, **kwargs) -> Scheduler:
@@ -340,7 +344,8 @@ class Scheduler:
         )
 
     def now(self) -> datetime:
-        return as_utc((self._clock or self.runtime.now)())
+        self._watch_clock()
+        return as_utc((self._clock or self.runtime.clock)())
 
     @property
     def running(self) -> bool:
@@ -379,6 +384,7 @@ class Scheduler:
     def _deactivate(self) -> None:
         """Lease lost: drop every timer (another process now owns the schedule)."""
         self._leader = False
+        self._due.clear()
         if self.aps.running:
             self.aps.remove_all_jobs()
 
@@ -400,6 +406,10 @@ class Scheduler:
                 if not self.aps.running:
                     break
                 await asyncio.sleep(0)
+        if self._unwatch is not None:
+            self._unwatch()
+            self._unwatch, self._watched = None, None
+        self._due.clear()
         if self._leader:
             self._leader = False
             await self._release_lease()
@@ -495,31 +505,96 @@ class Scheduler:
     def arm(self, item: ScheduledItem, delay: timedelta | None = None) -> bool:
         """Set an in-memory timer for a pending item; False when not running.
 
-        The timer fires at ``due_at``, or ``delay`` from now (late items, retries).
-        "Now" there is the wall clock APScheduler runs on, not ``self.now()``:
-        a test clock decides what is late, the event loop decides when to wake.
+        The timer fires at ``due_at``, or ``delay`` from now (late items, retries),
+        both on the runtime clock: APScheduler waits on the host clock, so it is
+        handed the *distance* to that moment, and re-timed whenever the runtime
+        clock jumps (``ManualClock.advance`` in tests, see ``_retime``).
         """
         if not self.aps.running or not self._leader or item.id is None:
             return False
         if item.kind not in self.handlers:
             log.warning("no handler for scheduled kind %s (item %s)", item.kind, item.id)
             return False
-        run_at = as_utc(item.due_at) if delay is None else datetime.now(UTC) + delay
+        self._watch_clock()
+        due = as_utc(item.due_at) if delay is None else self.now() + delay
+        jid = job_id(item.kind, item.ref_id, item.due_at)
+        self._due[jid] = due
         self.aps.add_job(
             self.fire,
-            # Shown in Asia/Shanghai (the same instant), whatever the host zone.
-            trigger=DateTrigger(run_date=run_at.astimezone(self.aps.timezone)),
+            trigger=DateTrigger(run_date=self._host_time(due)),
             args=[item.id],
-            id=job_id(item.kind, item.ref_id, item.due_at),
+            id=jid,
             replace_existing=True,
             coalesce=True,
             misfire_grace_time=APS_MISFIRE_GRACE_S,
         )
         return True
 
+    def _host_time(self, due: datetime) -> datetime:
+        """The host-clock moment at which ``due`` (runtime clock) arrives, in the
+        scheduler's zone (Asia/Shanghai, the same instant whatever the host zone)."""
+        wait = max(due - self.now(), timedelta(0))
+        return (datetime.now(UTC) + wait).astimezone(self.aps.timezone)
+
+    def _watch_clock(self) -> None:
+        """Follow the runtime clock's jumps; a clock swapped in re-times every timer."""
+        clock = self._clock or self.runtime.clock
+        if clock is self._watched:
+            return
+        if self._unwatch is not None:
+            self._unwatch()
+        on_jump = getattr(clock, "on_jump", None)
+        self._unwatch = on_jump(self._retime) if callable(on_jump) else None
+        swapped = self._watched is not None
+        self._watched = clock
+        if swapped:
+            self._retime()
+
+    def _retime(self) -> None:
+        """The runtime clock jumped: move every timer to its new distance."""
+        if not self.aps.running:
+            return
+        live = set()
+        for job in self.aps.get_jobs():
+            due = self._due.get(job.id)
+            if due is None:
+                continue
+            live.add(job.id)
+            job.modify(next_run_time=self._host_time(due))
+        for jid in set(self._due) - live:
+            del self._due[jid]
+        self.aps.wakeup()
+
+    def timers(self) -> dict[str, datetime]:
+        """Armed timers: job id -> due moment on the runtime clock (aware UTC)."""
+        if not self.aps.running:
+            return {}
+        return {j.id: self._due[j.id] for j in self.aps.get_jobs() if j.id in self._due}
+
+    async def settle(self, timeout: float = 10.0) -> None:
+        """Wait until no timer is due on the runtime clock and no handler runs
+        (after a test advanced the clock)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        quiet = 0
+        while quiet < 3:
+            await asyncio.sleep(0.005 if quiet else 0)
+            now = self.now()
+            due = [
+                j for j in self.aps.get_jobs()
+                if j.id in self._due and self._due[j.id] <= now
+            ] if self.aps.running else []
+            busy = bool(due) or bool(self._inflight)
+            quiet = 0 if busy else quiet + 1
+            if loop.time() > deadline:
+                raise TimeoutError(f"scheduler still busy: {len(due)} due, "
+                                   f"{len(self._inflight)} running")
+
     def disarm(self, items: Iterable[ScheduledItem]) -> None:
         for item in items:
-            job = self.aps.get_job(job_id(item.kind, item.ref_id, item.due_at))
+            jid = job_id(item.kind, item.ref_id, item.due_at)
+            self._due.pop(jid, None)
+            job = self.aps.get_job(jid)
             if job is not None:
                 job.remove()
 

@@ -10,6 +10,7 @@ import json
 import os
 import re
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,9 @@ class Settings(BaseModel):
     # Outbox pacing overrides per platform, JSON: {"qq": {"interval": 2, "per_minute": 15}}
     pacing: dict[str, dict[str, float]] = Field(default_factory=dict, alias="gridbot_pacing")
     quiet_hours: str = Field("22:00-07:00", alias="gridbot_quiet_hours")
+    # Run the bot's clock from this instant (ISO, Asia/Shanghai unless an offset is
+    # given) instead of the host's: drills, demos, process tests. Empty = the host clock.
+    clock_start: str = Field("", alias="gridbot_clock_start")
     duplicate_window_s: int = Field(60, alias="gridbot_duplicate_window")
     ack_chase_minutes: int = Field(60, alias="gridbot_ack_chase_minutes")
     policy_remind_hours: int = Field(24, alias="gridbot_policy_remind_hours")
@@ -52,6 +56,11 @@ class Settings(BaseModel):
     # Retention (DESIGN §4): personal details of closed records, and exported workbooks.
     retention_days: int = Field(180, alias="gridbot_retention_days")
     export_retention_days: int = Field(7, alias="gridbot_export_retention_days")
+    # Bounded intake (bot.intake): commands handled at once, commands waiting for a
+    # turn, and the longest wait (seconds) before a new command is answered "busy".
+    intake_max_inflight: int = Field(8, alias="gridbot_intake_max_inflight", ge=1)
+    intake_max_waiting: int = Field(64, alias="gridbot_intake_max_waiting", ge=0)
+    intake_max_wait_s: float = Field(5.0, alias="gridbot_intake_max_wait", gt=0)
     # Set to start the Wechaty adapter (its other settings are read by the adapter).
     wechaty_endpoint: str | None = None
     # Hosts a WeCom robot webhook may point at (tests add 127.0.0.1).
@@ -81,6 +90,13 @@ class Settings(BaseModel):
     def _check_quiet_hours(cls, v: str) -> str:
         if v and not _QUIET.fullmatch(v):
             raise ValueError("quiet hours look like 22:00-07:00 (empty = none)")
+        return v
+
+    @field_validator("clock_start")
+    @classmethod
+    def _check_clock_start(cls, v: str) -> str:
+        if v:
+            datetime.fromisoformat(v)  # ValueError names the bad value
         return v
 
     def pacing_table(self) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from storage.models import (
     TeamMember,
     Unit,
 )
-from storage.timeutil import utcnow
+from storage.timeutil import as_utc, utcnow
 
 ADMIN = "管理员"
 STAFF = "工作人员"
@@ -138,8 +138,14 @@ async def group_binding(
     ).first()
 
 
-async def audit(session: AsyncSession, actor: str, action: str, detail: str = "") -> None:
-    session.add(AuditLog(actor=actor, action=action, detail=detail))
+async def audit(
+    session: AsyncSession, actor: str, action: str, detail: str = "", at: datetime | None = None
+) -> None:
+    """``at``: the caller's clock (the runtime clock); the row's default is the host clock."""
+    row = AuditLog(actor=actor, action=action, detail=detail)
+    if at is not None:
+        row.at = as_utc(at)
+    session.add(row)
 
 
 # --- scopes -----------------------------------------------------------------

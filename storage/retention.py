@@ -108,7 +108,7 @@ async def purge(
     async with db.write() as s:
         report = await purge_records(s, now=now, personal_days=personal_days)
         report.counts["exports"] = await asyncio.to_thread(
-            purge_exports, exports_dir(db_url), export_days=export_days
+            purge_exports, exports_dir(db_url), now=now.timestamp(), export_days=export_days
         )
-        await audit(s, actor, "purge", report.line())
+        await audit(s, actor, "purge", report.line(), at=now)
     return report

@@ -9,10 +9,12 @@ import nonebot
 import pytest
 from nonebug import NONEBOT_INIT_KWARGS
 
+from bot.clock import ManualClock
 from bot.runtime import Runtime, install_runtime
 from bot.settings import Settings
 from storage import migrate
 from storage.db import Database
+from tests.helpers import TEST_EPOCH
 
 SUPERUSER = "qq:99999"
 DATA = Path(__file__).with_name("data")
@@ -50,7 +52,9 @@ async def runtime(template_db: Path, tmp_path: Path):
     path = tmp_path / "gridbot.db"
     shutil.copy(template_db, path)
     settings = Settings(gridbot_db_url=f"sqlite+aiosqlite:///{path}", superusers={SUPERUSER})
-    rt = Runtime(settings=settings, db=Database(settings.db_url))
+    # Never the host's clock: a test must not depend on the real date or hour.
+    rt = Runtime(settings=settings, db=Database(settings.db_url),
+                 clock=ManualClock(TEST_EPOCH, ticking=True))
     install_runtime(rt)
     yield rt
     await rt.db.dispose()

@@ -13,25 +13,27 @@ from datetime import datetime, timedelta
 
 from sqlmodel import col, select
 
+from bot.clock import ManualClock
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler, SchedulerHooks
 from storage.models import ScheduledItem
 from storage.models_outbox import OutboxItem
-from storage.timeutil import local
+from storage.timeutil import SHANGHAI, local
 from tests.onebot import OneBotPeer, Sent
 
+# A frozen, settable clock for ``Runtime.clock`` / ``Outbox.wall``; the scheduler
+# follows its jumps (``advance``, ``at = …``).
+Clock = ManualClock
 
-class Clock:
-    """A settable clock for ``Runtime.clock`` / ``Outbox.wall``."""
+# The instant every test's runtime clock starts at unless the test sets its own:
+# a Monday morning, outside quiet hours, whatever the host's date and hour.
+TEST_EPOCH = datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI)
 
-    def __init__(self, at: datetime) -> None:
-        self.at = at
 
-    def __call__(self) -> datetime:
-        return self.at
-
-    def advance(self, **kw) -> None:
-        self.at += timedelta(**kw)
+async def advance(sched: Scheduler, clock: ManualClock, **kw: float) -> None:
+    """Move the clock and wait until the scheduler has fired what became due."""
+    clock.advance(timedelta(**kw))
+    await sched.settle()
 
 
 async def register_groups(
@@ -97,7 +99,33 @@ async def say(peer: OneBotPeer, user: int, text: str, n: int, group: int | None 
     return await collect(peer, n)
 
 
-async def fire_due(sched: Scheduler, clock: Clock, item: ScheduledItem) -> bool:
-    """Move the clock to the item's due time (Asia/Shanghai) and fire it."""
+async def fire_due(sched: Scheduler, clock: ManualClock, item: ScheduledItem) -> bool:
+    """Move the clock to the item's due time (Asia/Shanghai): its timer fires it.
+
+    True if that made it run to the end (an item never armed is fired directly).
+    """
+    async def row() -> ScheduledItem:
+        async with sched.runtime.db.read() as s:
+            found = await s.get(ScheduledItem, item.id)
+        assert found is not None
+        return found
+
+    before = (await row()).attempts
     clock.at = local(item.due_at)
-    return await sched.fire(item.id)  # type: ignore[arg-type]
+    await sched.settle()
+    after = await row()
+    if after.state == "pending" and after.attempts == before:
+        return await sched.fire(item.id)  # type: ignore[arg-type]
+    return after.state == "done" and after.attempts > before
+
+
+async def run_due(sched: Scheduler, item_id: int) -> bool:
+    """An item the clock has reached: its timer fires it (wait for that); one not
+    armed is fired directly. True if it ran to the end."""
+    await sched.settle()
+    async with sched.runtime.db.read() as s:
+        row = await s.get(ScheduledItem, item_id)
+    assert row is not None
+    if row.state == "pending":
+        return await sched.fire(item_id)
+    return row.state == "done"

@@ -18,7 +18,7 @@ from storage.models_deadlines import Alert, AlertAck
 from storage.models_outbox import OutboxItem
 from storage.timeutil import SHANGHAI, local
 from tests.conftest import dump_db
-from tests.helpers import Clock, register_groups, start_scheduler
+from tests.helpers import Clock, register_groups, run_due, start_scheduler
 from tests.onebot import OneBotPeer, Sent
 
 # Plugin modules are imported inside tests: NoneBot must be initialised first.
@@ -112,7 +112,7 @@ async def test_trigger_chain_end_to_end(peer: OneBotPeer, street: Runtime, outbo
     # +1 h 30 min: the silent 第二网格 is reminded, once; 第一网格 hears nothing.
     clock.at = t0 + timedelta(minutes=90)
     remind = await item(street, "alert.ack_remind")
-    assert await sched.fire(remind.id) is True
+    assert await run_due(sched, remind.id) is True
     nudge = await peer.expect_send()
     assert nudge.target == f"group:{W2}"
     assert nudge.text.startswith("【预警提醒】本群还没有确认预警 #1（来自成都市）")
@@ -151,7 +151,7 @@ async def test_trigger_chain_end_to_end(peer: OneBotPeer, street: Runtime, outbo
     assert sent.text.startswith("1栋1单元：")
     clock.at = t0 + timedelta(hours=38, minutes=24)
     round_remind = await item(street, "checkin.remind")
-    assert await sched.fire(round_remind.id) is True
+    assert await run_due(sched, round_remind.id) is True
     got = await collect(peer, 2)
     assert got[f"group:{W1}"].text.startswith("【排查提醒】#1「来自成都市人员排查」")
     assert "1栋1单元" not in got[f"group:{W1}"].text
@@ -163,7 +163,7 @@ async def test_trigger_chain_end_to_end(peer: OneBotPeer, street: Runtime, outbo
     # +48 h: the staff summary (数据统计排查组) and the escalation to the 综合协调组.
     clock.at = t0 + timedelta(hours=48)
     for kind in ("checkin.deadline", "alert.round_deadline"):
-        assert await sched.fire((await item(street, kind)).id) is True
+        assert await run_due(sched, (await item(street, kind)).id) is True
     got = await collect(peer, 2)
     assert got[f"group:{STATS}"].text.startswith("【截止汇总】#1「来自成都市人员排查」")
     overdue = got[f"group:{COORD}"].text

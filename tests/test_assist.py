@@ -17,7 +17,7 @@ from storage.models_deadlines import AssistTask
 from storage.models_outbox import OutboxItem
 from storage.timeutil import SHANGHAI
 from tests.conftest import dump_db
-from tests.helpers import Clock, register_groups, scheduled_items, start_scheduler
+from tests.helpers import Clock, register_groups, run_due, scheduled_items, start_scheduler
 from tests.onebot import OneBotPeer
 
 # Plugin modules are imported inside tests: NoneBot must be initialised first.
@@ -79,7 +79,7 @@ async def test_assist_letter_reminders_escalation_and_completion(
     for hours, left in ((12, 12), (20, 4)):
         clock.at = t0 + timedelta(hours=hours)
         reminder = next(i for i in await items(street) if i.due_at == clock.at)
-        assert await sched.fire(reminder.id) is True
+        assert await run_due(sched, reminder.id) is True
         sent = await peer.expect_send()
         assert sent.target == f"group:{FLOW}"
         assert sent.text.startswith(
@@ -101,7 +101,7 @@ async def test_assist_letter_reminders_escalation_and_completion(
     # +24 h, not done: the 流调组 and staff (综合协调组), once.
     clock.at = t0 + timedelta(hours=24)
     overdue = (await items(street))[-1]
-    assert await sched.fire(overdue.id) is True
+    assert await run_due(sched, overdue.id) is True
     got = {s.target: s.text for s in [await peer.expect_send() for _ in range(2)]}
     assert set(got) == {f"group:{FLOW}", f"group:{COORD}"}
     for text in got.values():

@@ -18,7 +18,7 @@ from storage.models_broadcast import Broadcast, BroadcastAck
 from storage.models_outbox import OutboxItem
 from storage.timeutil import SHANGHAI, local
 from tests.conftest import dump_db
-from tests.helpers import Clock, scheduled_items
+from tests.helpers import Clock, run_due, scheduled_items
 from tests.onebot import OneBotPeer, Sent
 
 # Plugin modules are imported inside tests: NoneBot must be initialised first.
@@ -115,7 +115,7 @@ async def test_ack_then_chase_the_silent_groups_once(
     clock.at = local(item.due_at)
     sched = Scheduler.from_hooks(street, declared_hooks())  # as the app builds it
     assert sched.handlers["broadcast.chase"] is ack.on_chase
-    assert await sched.fire(item.id) is True
+    assert await run_due(sched, item.id) is True
     sends = [await peer.expect_send() for _ in range(3)]
     await peer.no_action(0.3)
     by_target: dict[str, Sent] = {s.target: s for s in sends}
@@ -141,7 +141,7 @@ async def test_ack_then_chase_the_silent_groups_once(
             kind="broadcast.chase", ref_id=number, due_at=clock.at + timedelta(minutes=1)
         )
         s.add(again)
-    assert await sched.fire(again.id) is True
+    assert await run_due(sched, again.id) is True
     await peer.no_action(0.3)
     assert [a[1] for a in await acks(street)] == [str(RESIDENT[1]), str(RESIDENT[2])]
     status = await peer.ask(STAFF, f"/广播情况 {number}")

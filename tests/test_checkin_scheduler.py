@@ -74,7 +74,7 @@ async def test_reminder_and_deadline_fire_once_across_a_restart(
     assert not first.running
 
     # "Restart": a new process would have a new engine and a new scheduler.
-    restarted = Runtime(street.settings, Database(street.settings.db_url))
+    restarted = Runtime(street.settings, Database(street.settings.db_url), clock=street.clock)
     second = Scheduler.from_hooks(restarted, jobs.HOOKS)
     restarted.scheduler = second
     report = await second.start()
@@ -146,7 +146,7 @@ async def test_two_schedulers_claim_an_item_once(runtime: Runtime) -> None:
     async with runtime.db.write() as s:
         item = await add_item(s, "test.kind", 7, runtime.now() + timedelta(hours=1))
     other_db = Database(runtime.settings.db_url)
-    other = Runtime(runtime.settings, other_db)
+    other = Runtime(runtime.settings, other_db, clock=runtime.clock)
     a, b = Scheduler(runtime, {"test.kind": handler}), Scheduler(other, {"test.kind": handler})
     results = await asyncio.gather(*(s.fire(item.id) for s in (a, b, a, b)))
     await other_db.dispose()

@@ -18,7 +18,7 @@ from storage.models_outbox import OutboxItem
 from storage.models_publicity import Policy, PolicyStudy
 from storage.timeutil import SHANGHAI, local
 from tests.conftest import dump_db
-from tests.helpers import Clock, register_groups, say, scheduled_items
+from tests.helpers import Clock, register_groups, run_due, say, scheduled_items
 from tests.onebot import OneBotPeer, Sent
 
 # Plugin modules are imported inside tests: NoneBot must be initialised first.
@@ -102,7 +102,7 @@ async def test_publish_study_status_and_reminder(
     # status to the 综合协调组 group only.
     clock.at = local(item.due_at)
     sched = Scheduler.from_hooks(street, jobs.HOOKS)
-    assert await sched.fire(item.id) is True
+    assert await run_due(sched, item.id) is True
     sends = [await peer.expect_send() for _ in range(3)]
     await peer.no_action(0.3)
     private = sorted(s.target for s in sends if s.target.startswith("private:"))
@@ -154,9 +154,9 @@ async def test_versions_are_studied_separately(peer: OneBotPeer, street: Runtime
     # The superseded version's reminder is skipped; the current one reminds 张主任.
     sched = Scheduler.from_hooks(street, jobs.HOOKS)
     items = {i.ref_id: i for i in await remind_items(street)}
-    assert await sched.fire(items[1].id) is True
+    assert await run_due(sched, items[1].id) is True
     await peer.no_action(0.3)
-    assert await sched.fire(items[3].id) is True
+    assert await run_due(sched, items[3].id) is True
     reminder = await peer.expect_send()
     assert reminder.target == f"private:{ADMIN}" and "#3" in reminder.text
     await peer.no_action(0.3)  # no 综合协调组 group bound here: only logged

@@ -147,14 +147,15 @@ async def test_private_daily_list_and_cancel(peer: OneBotPeer, street: Runtime, 
         assert await fire_due(sched, clock, by_ref[1])
         private = await peer.expect_send()
         assert (private.target, private.text) == (f"private:{LI}", "【提醒 #1】复核3栋返区名单")
+        # The daily one (03-04 08:00) comes first, on time; then 09:00's one-off.
+        assert await fire_due(sched, clock, by_ref[3])
+        daily = await peer.expect_send()
+        assert daily.text == "【每日提醒 #3】请测量体温并打卡"
         assert await fire_due(sched, clock, by_ref[2])
         unbound = await peer.expect_send()
         assert (unbound.target, unbound.text) == (f"group:{UNBOUND}", "【提醒 #2】例会")
 
-        # The daily one: on time, then after two days down one catch-up (补发) only.
-        assert await fire_due(sched, clock, by_ref[3])
-        daily = await peer.expect_send()
-        assert daily.text == "【每日提醒 #3】请测量体温并打卡"
+        # After two days down, one catch-up (补发) only.
         await sched.stop()
         clock.at = datetime(2031, 3, 7, 9, 30, tzinfo=SHANGHAI)
         sched = await start(street)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from sqlmodel import select
@@ -16,11 +15,11 @@ from storage.models import AuditLog, Unit
 from storage.models_events import HealthCheck, Incident, Quarantine
 from storage.models_outbox import OutboxItem
 from storage.retention import exports_dir, purge_exports, purge_records
-from storage.timeutil import utcnow
 
 
 async def seed(rt: Runtime) -> dict[str, int]:
-    now = utcnow()
+    now = rt.utcnow()
+    today = rt.now().date()
     old = now - timedelta(days=200)
     async with rt.db.write() as s:
         unit = (await s.exec(select(Unit))).first()
@@ -28,8 +27,8 @@ async def seed(rt: Runtime) -> dict[str, int]:
                            days=14, end_date=date(2026, 4, 15), state="released",
                            created_by="qq:10002", released_at=old)
         new_q = Quarantine(unit_id=unit.id, room="502", name="李四",
-                           start_date=date.today(), days=14,
-                           end_date=date.today() + timedelta(days=14), created_by="qq:10002")
+                           start_date=today, days=14,
+                           end_date=today + timedelta(days=14), created_by="qq:10002")
         s.add(old_q)
         s.add(new_q)
         await s.flush()
@@ -51,7 +50,7 @@ async def seed(rt: Runtime) -> dict[str, int]:
 async def test_purge_anonymises_old_closed_records_only(street: Runtime) -> None:
     ids = await seed(street)
     async with street.db.write() as s:
-        report = await purge_records(s, now=utcnow(), personal_days=180)
+        report = await purge_records(s, now=street.utcnow(), personal_days=180)
     assert report.counts["quarantine entries"] == 1
     assert report.counts["health checks"] == 1
     assert report.counts["incidents"] == 1
@@ -72,7 +71,7 @@ async def test_purge_anonymises_old_closed_records_only(street: Runtime) -> None
         assert states == ["pending", "sent"]  # an unsettled row is never dropped
     # A second run finds nothing more to do.
     async with street.db.write() as s:
-        again = await purge_records(s, now=utcnow(), personal_days=180)
+        again = await purge_records(s, now=street.utcnow(), personal_days=180)
     assert set(again.counts.values()) == {0}
 
 
@@ -82,9 +81,12 @@ def test_old_exports_are_deleted(tmp_path: Path) -> None:
     old, new = directory / "round1_old.xlsx", directory / "round2_new.xlsx"
     old.write_bytes(b"x")
     new.write_bytes(b"x")
-    eight_days_ago = time.time() - 8 * 86400
-    os.utime(old, (eight_days_ago, eight_days_ago))
-    assert purge_exports(directory, export_days=7) == 1
+    # Ages are measured against the clock handed in, from mtimes the test sets:
+    # file times stay real when the clock is moved.
+    now = datetime(2026, 11, 30, 10, 0, tzinfo=UTC).timestamp()
+    for path, days in ((old, 8), (new, 6)):
+        os.utime(path, (now - days * 86400, now - days * 86400))
+    assert purge_exports(directory, now=now, export_days=7) == 1
     assert not old.exists() and new.exists()
 
 
@@ -97,7 +99,7 @@ async def test_nightly_purge_is_scheduled_and_audited(street: Runtime) -> None:
     async with street.db.read() as s:
         rows = (await s.exec(select(AuditLog).where(AuditLog.action == "purge"))).all()
     assert len(rows) == 1 and rows[0].actor == "system"
-    due = NIGHTLY.next_after(utcnow())
+    due = NIGHTLY.next_after(street.utcnow())
     assert due.astimezone().tzinfo is not None and KIND == "retention.purge"
     from storage.timeutil import local
 

@@ -32,7 +32,7 @@ from storage.db import Database
 from storage.models import ScheduledItem
 from storage.models_deadlines import SchedulerLease
 from storage.timeutil import SHANGHAI
-from tests.helpers import Clock, scheduled_items
+from tests.helpers import Clock, advance, scheduled_items
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -160,8 +160,8 @@ async def test_downtime_sends_recent_items_late_and_reports_old_ones_once(
         for ref, minutes in ((1, 5), (2, 40), (3, 150), (4, 190), (5, 200), (6, 60)):
             first.arm(await add_item(s, "test.kind", ref, clock.at + timedelta(minutes=minutes)))
     assert len(first.aps.get_jobs()) == 6
-    clock.advance(minutes=5)
-    assert await first.fire((await items(runtime))[0].id)  # on time
+    await advance(first, clock, minutes=5)
+    assert seen == [(1, False)]  # on time, by its timer
     await first.stop()
 
     # Down for three hours and twenty minutes: now 13:25.
@@ -216,8 +216,8 @@ async def test_ten_minute_job_runs_once_after_two_hours_down(runtime: Runtime) -
     await first.start()
     async with runtime.db.write() as s:
         first.arm(await add_item(s, "job.every", 1, clock.at + timedelta(minutes=10)))
-    clock.advance(minutes=10)
-    assert await first.fire((await items(runtime))[0].id)  # 08:10 on time, 08:20 queued
+    await advance(first, clock, minutes=10)
+    assert runs == [(datetime(2031, 3, 3, 8, 10, tzinfo=SHANGHAI), False)]  # 08:20 queued
     assert [j.id for j in first.aps.get_jobs()] == ["job.every:1:203103030020"]
     await first.stop()
 
@@ -236,10 +236,12 @@ async def test_ten_minute_job_runs_once_after_two_hours_down(runtime: Runtime) -
         assert rows == [("08:10", "done", False), ("08:20", "done", True),
                         ("10:20", "pending", False)]
         assert [j.id for j in second.aps.get_jobs()] == ["job.every:1:203103030220"]
-        # The chain goes on at its pace; a stopped definition ends it.
-        clock.at = datetime(2031, 3, 3, 10, 20, tzinfo=SHANGHAI)
+        # The chain goes on at its pace, fired by its timer when the clock gets
+        # there; a stopped definition ends it.
         active["on"] = False
-        assert await second.fire((await items(runtime))[2].id)
+        clock.at = datetime(2031, 3, 3, 10, 20, tzinfo=SHANGHAI)
+        await second.settle()
+        assert runs[2] == (datetime(2031, 3, 3, 10, 20, tzinfo=SHANGHAI), False)
         assert len(await items(runtime)) == 3 and second.aps.get_jobs() == []
     finally:
         await second.stop()
@@ -297,7 +299,7 @@ async def test_ten_restarts_leave_the_job_set_unchanged(street: Runtime) -> None
         street.scheduler = sched
         report = await sched.start()
         assert report.leader and report.missed == 0
-        jobs = sorted((j.id, j.next_run_time.isoformat()) for j in sched.aps.get_jobs())
+        jobs = sorted((jid, due.isoformat()) for jid, due in sched.timers().items())
         rows = [(i.id, i.kind, i.ref_id, i.due_at.isoformat(), i.state)
                 for i in await items(street)]
         snapshots.append((jobs, rows))
@@ -344,11 +346,13 @@ TZ_SNIPPET = textwrap.dedent(
         when = parse_when("09:00", rt.now())  # how /提醒 09:00 reads the time
         item = await sched.schedule("reminder.due", 1, when)
         job = sched.aps.get_job(job_id(item.kind, item.ref_id, item.due_at))
+        wait_min = round((job.next_run_time - datetime.now(SH)).total_seconds() / 60)
+        zone = job.next_run_time.utcoffset().total_seconds()
         now = datetime(2031, 3, 3, 9, 0, tzinfo=SH)
         await sched.fire(item.id)
         await sched.stop()
         await rt.db.dispose()
-        print(time.localtime().tm_gmtoff, job.next_run_time.isoformat(),
+        print(time.localtime().tm_gmtoff, f"{wait_min}min@{zone:.0f}",
               item.due_at.isoformat(), fmt(item.due_at), fired[0].isoformat(), sep="|")
 
     asyncio.run(main())
@@ -368,6 +372,7 @@ def test_a_0900_reminder_fires_at_0900_shanghai_whatever_the_host_zone(
     ).stdout.strip().splitlines()[-1].split("|")
     offset, next_run, stored, shown, fired_at = out
     assert offset == ("0" if tz == "UTC" else "28800")  # the host zone really differs
-    assert next_run == "2031-03-03T09:00:00+08:00"
+    # The timer waits the two hours from 07:00 to 09:00 on the runtime clock, in Shanghai time.
+    assert next_run == "120min@28800"
     assert stored == "2031-03-03T01:00:00+00:00"
     assert shown == "03-03 09:00" and fired_at == "2031-03-03T09:00:00+08:00"

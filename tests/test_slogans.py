@@ -16,7 +16,7 @@ from storage.models import AuditLog, ScheduledItem
 from storage.models_publicity import Slogan, SloganLast, SloganTime
 from storage.timeutil import SHANGHAI, local
 from tests.conftest import dump_db
-from tests.helpers import Clock, collect, fire_due
+from tests.helpers import Clock, collect, fire_due, run_due
 from tests.onebot import OneBotPeer
 
 # Plugin modules are imported inside tests: NoneBot must be initialised first.
@@ -214,7 +214,7 @@ async def test_two_slogans_alternate_and_deletion_keeps_the_rule(
         item = await _pending_item(street)
         assert item is not None
         street.clock = Clock(local(item.due_at))
-        assert await sched.fire(item.id)
+        assert await run_due(sched, item.id)
         for s in await collect(peer, len(RESIDENT)):
             assert last.get(s.target) != s.text
             last[s.target] = s.text
@@ -258,7 +258,7 @@ async def test_stale_item_of_a_removed_time_sends_nothing(
     async with street.db.write() as s:
         stale = await add_item(s, "slogan.rotate", 9 * 60, street.now() + timedelta(hours=1))
     sched = Scheduler.from_hooks(street, jobs.HOOKS)
-    assert await sched.fire(stale.id)
+    assert await run_due(sched, stale.id)
     await peer.no_action(0.3)
     assert next(i for i in await rotate_items(street) if i.ref_id == 540).state == "done"
 
