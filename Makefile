@@ -6,7 +6,13 @@ STAMP := $(VENV)/.installed-stamp
 
 NODE_STAMP := tests/wechaty/node_modules/.installed-stamp
 
-.PHONY: install node run test lint bench clean
+# Time travel: the suite again with the whole process tree's clock moved (libfaketime).
+# The whole suite at one instant, the `time` subset at the others (Asia/Shanghai).
+TT_FULL := 2027-06-15 02:30:00
+TT_SUBSET := 2028-02-29 23:59:30|2026-12-31 23:59:50
+PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider
+
+.PHONY: install node faketime run test test-now time-travel lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,15 +31,39 @@ $(NODE_STAMP): tests/wechaty/package.json tests/wechaty/package-lock.json
 
 node: $(NODE_STAMP)
 
+# Debian's faketime (libfaketime), installed when missing (root, as in CI).
+faketime:
+	@command -v faketime >/dev/null || { \
+		(apt-get update -qq || true) && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime >/dev/null; }
+	@command -v faketime >/dev/null
+
 run: install
 	$(BIN)/gridbot run
 
 lint: install
 	$(BIN)/ruff check .
 
-test: install node
+test: install node faketime
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(MAKE) --no-print-directory test-now
+	$(MAKE) --no-print-directory time-travel
+
+test-now: install node
+	$(PYTEST)
+
+# `make time-travel AT='2027-06-15 02:30:00'` runs the whole suite at one instant
+# (Asia/Shanghai); ONLY='-m time' limits it to the time-dependent subset.
+time-travel: install node faketime
+ifdef AT
+	@bash -c 'at="$$(date -d "$(AT) +08:00" "+%F %T")"; \
+		echo "== time travel: $(AT) +08:00 (host $$at) $(ONLY)"; \
+		FAKETIME_DONT_RESET=1 faketime -f "@$$at" $(PYTEST) $(ONLY)'
+else
+	$(MAKE) --no-print-directory time-travel AT='$(TT_FULL)'
+	@IFS='|'; for at in $(TT_SUBSET); do \
+		$(MAKE) --no-print-directory time-travel AT="$$at" ONLY='-m time' || exit 1; done
+endif
 
 bench: install
 	@for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done

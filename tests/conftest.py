@@ -20,6 +20,24 @@ SUPERUSER = "qq:99999"
 DATA = Path(__file__).with_name("data")
 
 
+# Modules whose tests depend on time (scheduler, outbox pacing and quiet hours,
+# retention, deadlines, time parsing): marked `time`, the subset `make test` also
+# runs with the host clock moved to a leap day and a year end.
+TIME_MODULES = {
+    "test_alerts", "test_assist", "test_broadcast_ack", "test_broadcast_ws",
+    "test_checkin_scheduler", "test_duties", "test_incidents", "test_outbox",
+    "test_outbox_faults", "test_outbox_kill9", "test_parse", "test_policy", "test_quarantine",
+    "test_reminders", "test_retention", "test_scheduler_core", "test_scheduler_process",
+    "test_slogans", "test_webhook",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.module is not None and item.module.__name__.rsplit(".", 1)[-1] in TIME_MODULES:
+            item.add_marker(pytest.mark.time)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     settings = Settings(superusers={SUPERUSER}, log_level="WARNING")
     kwargs = settings.nonebot_kwargs()

@@ -45,6 +45,7 @@ PACE = Pacing(interval=1.5, jitter=1.0, per_minute=20, breaker_failures=3, break
 
 def make_outbox(rt: Runtime, transport, **kw) -> Outbox:
     vt = transport.vt
+    kw.setdefault("wall", rt.utcnow)  # the runtime clock, never the host's
     return Outbox(rt.db, transport, {"qq": PACE}, clock=vt.clock, sleep=vt.sleep,
                   rng=random.Random(7), poll=0.5, **kw)
 
