@@ -1,7 +1,7 @@
 """The scheduling core (bot/scheduler.py) and the check-in reminders it drives.
 
-Real APScheduler everywhere: short real windows (seconds) where timing is the
-point, a controllable clock and direct ``fire``/``rebuild`` calls where the
+Real APScheduler everywhere, on a test clock: moving the clock fires what
+became due (no wall-clock waits); direct ``fire``/``rebuild`` calls where the
 decision logic is.
 """
 
@@ -18,7 +18,7 @@ from storage.db import Database
 from storage.models import CheckinRound, ScheduledItem
 from storage.repo import Scope
 from storage.timeutil import SHANGHAI
-from tests.helpers import Clock, scheduled_items
+from tests.helpers import Clock, advance, scheduled_items
 from tests.onebot import OneBotPeer
 from tests.test_checkin_e2e import STAFF
 
@@ -33,13 +33,13 @@ async def items(rt: Runtime) -> list[ScheduledItem]:
     return await scheduled_items(rt)
 
 
-async def open_short_round(rt: Runtime, seconds: float):
+async def open_round(rt: Runtime, hours: float):
     from plugins.checkin import service
 
     async with rt.db.write() as s:
         opened = await service.open_round(
-            s, actor="qq:10002", title="短窗口排查", scope=GRID1,
-            deadline=rt.now() + timedelta(seconds=seconds), now=rt.now(),
+            s, actor="qq:10002", title="两小时排查", scope=GRID1,
+            deadline=rt.now() + timedelta(hours=hours), now=rt.now(),
         )
     assert rt.scheduler is not None
     for item in opened.items:
@@ -50,20 +50,27 @@ async def open_short_round(rt: Runtime, seconds: float):
 async def test_reminder_and_deadline_fire_once_across_a_restart(
     peer: OneBotPeer, street: Runtime
 ) -> None:
+    """Timers follow the runtime clock: moving it fires what became due, and a
+    restarted scheduler fires only what is left, with no wall-clock waits."""
     from plugins.checkin import jobs
 
+    clock = Clock(datetime(2026, 11, 30, 8, 0, tzinfo=SHANGHAI))
+    street.clock = clock
     for group, args in ((WORK, "幸福社区/第一网格 工作群"), (STATS, "全部 数据统计排查组")):
         await peer.ask(STAFF, f"/绑定群 {args}", group_id=group)
     first = Scheduler.from_hooks(street, jobs.HOOKS)
     street.scheduler = first
     await first.start()
     try:
-        opened = await open_short_round(street, 4.0)  # 80 % at +3.2 s, deadline at +4 s
+        opened = await open_round(street, 2)  # 80 % at 09:36, deadline at 10:00
         assert [i.kind for i in opened.items] == ["checkin.remind", "checkin.deadline"]
         sent = await peer.ask(30011, f"/打卡 #{opened.round.id} 已排查18户", group_id=WORK)
         assert sent.text.startswith("1栋1单元：")
+        await advance(first, clock, minutes=95)  # 09:35: nothing due yet
+        await peer.no_action(within=0.2)
 
-        reminder = await peer.expect_send(timeout=6)
+        clock.advance(minutes=1)  # 09:36 (the peer answers the send: no settle first)
+        reminder = await peer.expect_send()
         assert reminder.target == f"group:{WORK}"
         assert reminder.text.startswith("【排查提醒】")
         # Leaders of the three unreported units; 周敏 (2-2) has no account.
@@ -74,18 +81,22 @@ async def test_reminder_and_deadline_fire_once_across_a_restart(
     assert not first.running
 
     # "Restart": a new process would have a new engine and a new scheduler.
-    restarted = Runtime(street.settings, Database(street.settings.db_url), clock=street.clock)
+    restarted = Runtime(street.settings, Database(street.settings.db_url), clock=clock)
     second = Scheduler.from_hooks(restarted, jobs.HOOKS)
     restarted.scheduler = second
     report = await second.start()
     try:
         assert (report.armed, report.late, report.missed) == (1, 0, 0)  # only the deadline
-        summary = await peer.expect_send(timeout=4)
+        await peer.no_action(within=0.2)
+        clock.advance(minutes=24)  # 10:00
+        summary = await peer.expect_send()
         assert summary.target == f"group:{STATS}"
         assert summary.text.startswith("【截止汇总】")
         assert "单元 1/4" in summary.text and "户数 18/84" in summary.text
         assert "1栋2单元：赵志强（单元长）、王建国（楼长）" in summary.text
-        await peer.no_action(within=1.0)
+        await second.settle()
+        await advance(second, clock, hours=30)
+        await peer.no_action(within=0.3)
         states = [(i.kind, i.state, i.attempts) for i in await items(street)]
         assert states == [("checkin.remind", "done", 1), ("checkin.deadline", "done", 1)]
         # Firing a done item again does nothing.
