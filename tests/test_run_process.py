@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from websockets.asyncio.client import connect
 
+from tests.helpers import TEST_EPOCH
 from tests.onebot import parse_sent
 
 
@@ -48,6 +49,7 @@ def gridbot_process(tmp_path: Path):
         "GRIDBOT_DB_URL": f"sqlite+aiosqlite:///{tmp_path / 'data' / 'gridbot.db'}",
         "SUPERUSERS": '["qq:12345"]',
         "ONEBOT_ACCESS_TOKEN": "s3cret",
+        "GRIDBOT_CLOCK_START": TEST_EPOCH.isoformat(),  # never the host's date or hour
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "run", "--no-console"],

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+from tests.helpers import TEST_EPOCH
 from tests.test_run_process import free_port, wait_listening
 
 from .support import GATEWAY_TOKEN, LEADER_ID, Gateway
@@ -31,6 +32,7 @@ async def test_gridbot_run_answers_on_wechat(node_modules: None, tmp_path: Path)
         "GRIDBOT_DB_URL": f"sqlite+aiosqlite:///{tmp_path / 'gridbot.db'}",
         "WECHATY_ENDPOINT": gateway.endpoint, "WECHATY_TOKEN": GATEWAY_TOKEN,
         "WECHATY_RECONNECT_MAX_SECONDS": "1",
+        "GRIDBOT_CLOCK_START": TEST_EPOCH.isoformat(),  # never the host's date or hour
     }
     proc = spawn(tmp_path, env)
     try:
