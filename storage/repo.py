@@ -25,7 +25,7 @@ from storage.models import (
     TeamMember,
     Unit,
 )
-from storage.timeutil import as_utc, utcnow
+from storage.timeutil import as_utc
 
 ADMIN = "管理员"
 STAFF = "工作人员"
@@ -82,10 +82,7 @@ async def accounts_of(session: AsyncSession, person_id: int) -> list[str]:
     return sorted(rows.all())
 
 
-async def active_grants(
-    session: AsyncSession, person_id: int, now: datetime | None = None
-) -> list[RoleGrant]:
-    now = now or utcnow()
+async def active_grants(session: AsyncSession, person_id: int, now: datetime) -> list[RoleGrant]:
     rows = await session.exec(
         select(RoleGrant).where(
             RoleGrant.person_id == person_id,
@@ -100,14 +97,12 @@ async def teams_of(session: AsyncSession, person_id: int) -> list[str]:
     return sorted(rows.all())
 
 
-async def roles_of_account(
-    session: AsyncSession, account: str, now: datetime | None = None
-) -> set[str]:
+async def roles_of_account(session: AsyncSession, account: str, now: datetime) -> set[str]:
     """Role names (base roles and team names) the account holds right now.
 
     One statement: this runs for every guarded command, so it is on the hot path.
+    ``now`` is the runtime clock's: grants given "至 今天24:00" expire on it.
     """
-    now = now or utcnow()
     grants = (
         select(RoleGrant.role)
         .join(Account, col(Account.person_id) == col(RoleGrant.person_id))

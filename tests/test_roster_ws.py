@@ -128,7 +128,7 @@ async def test_invite_and_redeem(peer: OneBotPeer, street: Runtime) -> None:
     sent = await peer.ask(30022, f"/绑定 {code.lower()}")
     assert "绑定成功：周敏" in sent.text and "幸福社区/2栋2单元" in sent.text
     async with street.db.read() as s:
-        assert "单元长" in await roles_of_account(s, "qq:30022")
+        assert "单元长" in await roles_of_account(s, "qq:30022", street.now())
         grants = (await s.exec(select(RoleGrant).where(RoleGrant.role == "单元长"))).all()
     assert len(grants) == 6  # the roster's six named unit leaders, no duplicate
     again = await peer.ask(30023, f"/绑定 {code}")
@@ -144,20 +144,22 @@ async def test_wechat_rebind_keeps_person(peer: OneBotPeer, street: Runtime) -> 
     async with street.db.write() as s:
         inv = await service.create_invite(
             s, actor="qq:10002", role="工作人员", unit=None, name="赵新人",
-            ttl=timedelta(hours=1),
+            ttl=timedelta(hours=1), now=street.now(),
         )
-        await service.redeem(s, account="wx:wxid_old", code=inv.code)
+        await service.redeem(s, account="wx:wxid_old", code=inv.code, now=street.now())
         inv2 = await service.create_invite(
             s, actor="qq:10002", role="工作人员", unit=None, name="赵新人",
-            ttl=timedelta(hours=1),
+            ttl=timedelta(hours=1), now=street.now(),
         )
-        result = await service.redeem(s, account="wx:wxid_new", code=inv2.code)
+        result = await service.redeem(
+            s, account="wx:wxid_new", code=inv2.code, now=street.now()
+        )
         assert result.rebound_from == ["wx:wxid_old"]
     async with street.db.read() as s:
         assert await s.get(Account, "wx:wxid_old") is None
         new = await s.get(Account, "wx:wxid_new")
         assert new is not None
-        assert "工作人员" in await roles_of_account(s, "wx:wxid_new")
+        assert "工作人员" in await roles_of_account(s, "wx:wxid_new", street.now())
 
 
 async def test_cq_codes_in_input_stay_text(peer: OneBotPeer, street: Runtime) -> None:

@@ -157,7 +157,7 @@ async def _cancel(
     try:
         async with rt.db.write() as s:
             bc, stopped = await service.cancel(
-                s, rt.outbox, actor=account, number=number,
+                s, rt.outbox, actor=account, number=number, now=rt.now(),
                 superuser=account in rt.settings.superusers,
             )
             dropped = await cancel_items(s, [ack.KIND_CHASE], number)

@@ -189,11 +189,13 @@ async def create_preview(
     )
 
 
-async def _own_broadcast(session: AsyncSession, actor: str, number: int) -> Broadcast:
+async def _own_broadcast(
+    session: AsyncSession, actor: str, number: int, now: datetime
+) -> Broadcast:
     bc = await session.get(Broadcast, number)
     if bc is None:
         raise BroadcastError("not_found", number=number)
-    if bc.created_by != actor and ADMIN not in await roles_of_account(session, actor):
+    if bc.created_by != actor and ADMIN not in await roles_of_account(session, actor, now):
         raise BroadcastError("not_yours", number=number)
     return bc
 
@@ -212,7 +214,7 @@ async def confirm(
     if bc is None:
         raise BroadcastError("not_found", number=number)
     if not superuser:
-        bc = await _own_broadcast(session, actor, number)
+        bc = await _own_broadcast(session, actor, number, now)
     if bc.state == BC_CONFIRMED:
         raise BroadcastError("already_confirmed", number=number)
     if bc.state == BC_CANCELLED:
@@ -238,13 +240,14 @@ async def confirm(
 
 
 async def cancel(
-    session: AsyncSession, outbox: Outbox, *, actor: str, number: int, superuser: bool = False
+    session: AsyncSession, outbox: Outbox, *, actor: str, number: int, now: datetime,
+    superuser: bool = False,
 ) -> tuple[Broadcast, int]:
     bc = await session.get(Broadcast, number)
     if bc is None:
         raise BroadcastError("not_found", number=number)
     if not superuser:
-        bc = await _own_broadcast(session, actor, number)
+        bc = await _own_broadcast(session, actor, number, now)
     if bc.state == BC_CANCELLED:
         raise BroadcastError("already_cancelled", number=number)
     stopped = await outbox.cancel(session, f"broadcast:{bc.id}")

@@ -34,7 +34,6 @@ from storage.repo import (
     unit_label,
     valid_account,
 )
-from storage.timeutil import utcnow
 
 GROUP_KINDS = {"工作群": "work", "居民群": "resident"}
 KIND_LABELS = {"work": "工作群", "resident": "居民群", "team": "工作组群"}
@@ -170,12 +169,12 @@ async def appoint(
     role: str,
     scope: Scope | None,
     expires_at: datetime | None,
-    now: datetime | None = None,
+    now: datetime,
 ) -> Appointment:
     if not valid_account(account):
         raise RosterError("bad_account", value=account)
     kind, sid = _check_role_scope(role, scope)
-    if expires_at is not None and expires_at <= (now or utcnow()):
+    if expires_at is not None and expires_at <= now:
         raise RosterError("expiry_past")
     person = await ensure_person(session, account)
     label = await scope_label(session, kind, sid)
@@ -259,10 +258,9 @@ async def create_invite(
     unit: tuple[Building, Unit] | None,
     name: str | None,
     ttl: timedelta,
-    now: datetime | None = None,
+    now: datetime,
 ) -> InviteResult:
     """Invite the leader of `unit` (by its roster entry) or the person called `name`."""
-    now = now or utcnow()
     if role not in BASE_ROLES and not is_team(role):
         raise RosterError("bad_role", value=role)
     scope_kind, scope_id = "all", 0
@@ -329,10 +327,7 @@ class Redemption:
     rebound_from: list[str] = field(default_factory=list)
 
 
-async def redeem(
-    session: AsyncSession, *, account: str, code: str, now: datetime | None = None
-) -> Redemption:
-    now = now or utcnow()
+async def redeem(session: AsyncSession, *, account: str, code: str, now: datetime) -> Redemption:
     invite = await session.get(Invite, code.strip().upper())
     if invite is None or invite.used_at is not None:
         raise RosterError("bad_code")
