@@ -61,12 +61,24 @@ def register_adapters(settings: Settings, console: bool) -> None:
 
 
 def load_plugins() -> None:
-    from bot import privacy
+    from bot import inbound, privacy
 
     event_preprocessor(_ignore_self_and_system)
+    inbound.install()  # our own log line (never the text), over-long commands refused
     privacy.install()
     for name in PLUGINS:
         nonebot.load_plugin(name)
+
+
+def _redacted_logging(settings: Settings) -> None:
+    """Every log line, NoneBot's and ours (stdlib `logging` routed into it), goes
+    through one redacting handler: no message text, no secret, no phone or ID."""
+    from nonebot.log import LoguruHandler
+
+    from bot.inbound import install_log_redaction
+
+    install_log_redaction()
+    logging.basicConfig(handlers=[LoguruHandler()], level=settings.log_level, force=True)
 
 
 def build_runtime(settings: Settings) -> Runtime:
@@ -115,6 +127,7 @@ def attach_outbox(runtime: Runtime, **kwargs) -> Outbox:
 
 def setup(settings: Settings, console: bool) -> Runtime:
     """Init NoneBot with our settings and install a runtime on its driver."""
+    _redacted_logging(settings)  # first: nonebot.init logs its config, token included
     nonebot.init(**settings.nonebot_kwargs())
     register_adapters(settings, console)
     load_plugins()

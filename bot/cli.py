@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import sqlite3
 import sys
@@ -28,6 +29,13 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import setup, use_console
     from bot.demo import seed_demo_if_empty
 
+    if settings.exposed_without_token() and not settings.allow_no_token:
+        print(
+            f"refusing to listen on {settings.host} without ONEBOT_ACCESS_TOKEN: any client "
+            "there could act as the bot. Set a token, listen on 127.0.0.1, or set "
+            "GRIDBOT_ALLOW_NO_TOKEN=true to accept the risk.", file=sys.stderr,
+        )
+        return 2
     _prepare_db(settings)
     if settings.demo:
 
@@ -42,9 +50,17 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
             print("empty database: demo street loaded (幸福社区)", file=sys.stderr)
     console = False if args.no_console else use_console(settings)
     setup(settings, console=console)
+    if settings.exposed_without_token():
+        logging.getLogger("gridbot.run").warning(
+            "listening on %s without ONEBOT_ACCESS_TOKEN (GRIDBOT_ALLOW_NO_TOKEN=true): any "
+            "client that reaches this port can act as the bot", settings.host,
+        )
     import nonebot
 
-    nonebot.run()
+    from bot.inbound import MAX_FRAME_BYTES
+
+    # Oversized WebSocket frames are refused by the server, before any parsing or logging.
+    nonebot.run(ws_max_size=MAX_FRAME_BYTES)
     return 0
 
 

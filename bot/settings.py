@@ -27,6 +27,8 @@ class Settings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8080
     onebot_access_token: str | None = None
+    # Listening beyond loopback without a token lets anyone on the network be "the bot".
+    allow_no_token: bool = Field(False, alias="gridbot_allow_no_token")
     # Console adapter: None = on when stdin is a terminal.
     console: bool | None = Field(None, alias="gridbot_console")
     demo: bool = Field(True, alias="gridbot_demo")
@@ -98,6 +100,10 @@ class Settings(BaseModel):
         if v:
             datetime.fromisoformat(v)  # ValueError names the bad value
         return v
+
+    def exposed_without_token(self) -> bool:
+        """True when the OneBot WebSocket listens beyond loopback and takes anyone."""
+        return not self.onebot_access_token and self.host not in ("127.0.0.1", "localhost", "::1")
 
     def pacing_table(self) -> dict[str, Any]:
         from bot.outbox import DEFAULT_PACING, Pacing

@@ -26,13 +26,33 @@ def mask_url(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{parts.path}?key={shown}"
 
 
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+WEBHOOK_PATH = "/cgi-bin/webhook/send"
+
+
 def valid_webhook(url: str, allowed_hosts: set[str]) -> bool:
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or parts.hostname not in allowed_hosts:
+    """A WeCom robot URL: https on port 443 to an allowed host, the robot path and
+    one key; no userinfo, backslashes or control characters (parsers disagree on
+    those, and a lenient one sends the key elsewhere). Plain http only to a
+    loopback robot (the tests' own)."""
+    if "\\" in url or any(ord(c) < 33 or ord(c) == 127 for c in url):
         return False
-    if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost"):
+    parts = urlsplit(url)
+    if "@" in parts.netloc or parts.hostname not in allowed_hosts:
+        return False
+    try:
+        port = parts.port
+    except ValueError:
+        return False
+    if parts.scheme == "https":
+        if port not in (None, 443) and parts.hostname not in LOOPBACK:
+            return False
+    elif parts.scheme != "http" or parts.hostname not in LOOPBACK:
         return False  # the key must not cross a network in clear text
-    return bool(parse_qs(parts.query).get("key"))
+    if parts.path != WEBHOOK_PATH or parts.fragment:
+        return False
+    keys = parse_qs(parts.query).get("key", [])
+    return len(keys) == 1 and bool(keys[0])
 
 
 def clip(text: str) -> str:

@@ -19,6 +19,9 @@ RESIDENT = {1: 720101, 2: 720102, 3: 720103, 4: 720104}  # building -> resident 
 
 
 async def bind_resident_groups(peer: OneBotPeer) -> None:
+    """The staff's work group, and one resident group per building."""
+    sent = await peer.ask(10003, "/绑定群 幸福社区 工作群", group_id=WORK)
+    assert "工作群" in sent.text
     for building, gid in RESIDENT.items():
         sent = await peer.ask(10003, f"/绑定群 幸福社区/{building}栋 居民群", group_id=gid)
         assert "居民群" in sent.text

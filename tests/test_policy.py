@@ -190,7 +190,7 @@ async def test_quiet_hours_hold_resident_notice_and_move_the_reminder(
 
 
 async def test_bad_input_and_refusals_change_nothing(peer: OneBotPeer, street: Runtime) -> None:
-    published = await peer.ask(WANG, f"/政策 发布 {TITLE}\n{BODY}", group_id=WORK)
+    published = await peer.ask(WANG, f"/政策 发布 {TITLE}\n{BODY}")
     assert "已发布政策 #1" in published.text
     await bind_groups(peer)  # after publishing: no pushes to wait for
     render = street.renderer.render

@@ -131,8 +131,10 @@ async def test_private_daily_list_and_cancel(peer: OneBotPeer, street: Runtime, 
         # In a private chat: to the one who asked, privately.
         sent = await peer.ask(LI, "/提醒 30分钟 复核3栋返区名单")
         assert sent.text.startswith("已设置提醒 #1：03-03 10:30 私聊提醒您。")
-        # In a group nobody bound: still to that group.
+        # A group nobody bound runs only /帮助 and /绑定群: refused there, nothing set.
         sent = await peer.ask(LI, "/提醒 明天 9:00 例会", group_id=UNBOUND)
+        assert sent.text == street.renderer.render("common/unbound_group")
+        sent = await peer.ask(LI, "/提醒 明天 9:00 例会", group_id=COORD)
         assert "#2" in sent.text and "03-04 09:00 在本群提醒" in sent.text
         sent = await peer.ask(LEADER, "/提醒 每天 08:00 请测量体温并打卡", group_id=WORK)
         assert sent.text.startswith("已设置每日提醒 #3：每天 08:00 在本群提醒，首次 03-04 08:00。")
@@ -153,7 +155,7 @@ async def test_private_daily_list_and_cancel(peer: OneBotPeer, street: Runtime, 
         assert daily.text == "【每日提醒 #3】请测量体温并打卡"
         assert await fire_due(sched, clock, by_ref[2])
         unbound = await peer.expect_send()
-        assert (unbound.target, unbound.text) == (f"group:{UNBOUND}", "【提醒 #2】例会")
+        assert (unbound.target, unbound.text) == (f"group:{COORD}", "【提醒 #2】例会")
 
         # After two days down, one catch-up (补发) only.
         await sched.stop()

@@ -103,6 +103,7 @@ async def test_library_commands(peer: OneBotPeer, street: Runtime) -> None:
 
 async def test_bad_input_and_refusals_change_nothing(peer: OneBotPeer, street: Runtime) -> None:
     usage = street.renderer.render("usage/slogan")
+    await peer.ask(STAFF, "/绑定群 幸福社区 工作群", group_id=WORK)
     before = dump_db(street)
     for text, expect in [
         ("/标语", usage),
@@ -131,7 +132,7 @@ async def test_bad_input_and_refusals_change_nothing(peer: OneBotPeer, street: R
         (55555, "/标语 删除 1"),  # a resident
         (55555, "/标语 列表"),
     ]:
-        sent = await peer.ask(user, text, group_id=RESIDENT[1])
+        sent = await peer.ask(user, text, group_id=WORK)
         assert sent.text == refused
     assert dump_db(street) == before
 

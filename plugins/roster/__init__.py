@@ -215,24 +215,30 @@ invite_cmd = on_command("邀请", priority=10, block=True)
 async def _invite(
     bot: Bot, event: Event, args: Message = CommandArg(), rt: Runtime = RuntimeDep
 ) -> None:
+    if group_of(bot, event) is not None:
+        # A code shown in a group is anyone's: bystanders have redeemed them.
+        await reply_template(bot, event, "roster/private_only", command="邀请")
+        return
     parsed = parse_two(args.extract_plain_text())
     if parsed is None:
         await usage(bot, event, "invite")
         return
     target, role = parsed
     unit_ref = parse_unit(target)
-    base = await group_base(rt, bot, event)
+    account = account_of(bot, event) or ""
     try:
         async with rt.db.write() as s:
             unit = None
             if unit_ref is not None:
                 expr = parse_scope(str(unit_ref))
-                scope = await resolve_scope(s, expr, base)
+                scope = await resolve_scope(s, expr, None)
                 unit = (await units_in(s, scope))[0]
+            inviter = await service.inviter_of(s, account, rt.now(), rt.settings.superusers)
             result = await service.create_invite(
-                s, actor=account_of(bot, event) or "", role=role, unit=unit,
+                s, inviter=inviter, role=role, unit=unit,
                 name=None if unit else target,
                 ttl=timedelta(hours=rt.settings.invite_ttl_hours), now=rt.now(),
+                superusers=rt.settings.superusers,
             )
     except (RosterError, ScopeError) as err:
         await error(bot, event, err)
@@ -252,13 +258,36 @@ async def _redeem(
     if code is None or account is None:
         await usage(bot, event, "redeem")
         return
-    try:
-        async with rt.db.write() as s:
-            result = await service.redeem(s, account=account, code=code, now=rt.now())
-    except RosterError as err:
-        await error(bot, event, err)
+    now = rt.now()
+    failed: RosterError | None = None
+    async with rt.db.write() as s:
+        if await service.redeem_locked(s, account, now):
+            failed = RosterError("redeem_locked", minutes=service.REDEEM_WINDOW_MINUTES)
+            await service.record_redeem_failure(s, account, failed.code, now)
+        else:
+            try:
+                result = await service.redeem(s, account=account, code=code, now=now)
+            except RosterError as err:
+                # Recorded (and so counted) in this transaction; redeem writes nothing
+                # before its checks pass.
+                await service.record_redeem_failure(s, account, err.code, now)
+                failed = err
+            else:
+                await _tell_rebound(rt, s, account, result)
+    if failed is not None:
+        await error(bot, event, failed)
         return
     await reply_template(bot, event, "roster/redeem_ok", r=result)
+
+
+async def _tell_rebound(rt: Runtime, s, account: str, result: service.Redemption) -> None:
+    """The account losing a binding, and the superusers, hear of it in the same
+    transaction that moves it: nobody is silently replaced."""
+    if not result.rebound_from:
+        return
+    text = rt.renderer.render("roster/rebind_notice", r=result, new_account=account)
+    for old in [*result.rebound_from, *sorted(rt.settings.superusers)]:
+        await rt.delivery.to_account(old, text, session=s, source="roster:rebind", priority=1)
 
 
 bind_webhook_cmd = on_command("绑定推送", priority=10, block=True)
@@ -270,6 +299,10 @@ async def _bind_webhook(
 ) -> None:
     from bot.webhook import mask_url
 
+    if group_of(bot, event) is not None:
+        # The key lets anyone post to the resident group; it is now in this chat.
+        await reply_template(bot, event, "roster/webhook_in_group")
+        return
     parsed = parse_two(args.extract_plain_text())
     expr = parse_scope(parsed[0]) if parsed else None
     if parsed is None or expr is None:

@@ -11,21 +11,33 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlmodel import select
+from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import Account, Building, ChatGroup, Invite, Person, RoleGrant, TeamMember, Unit
+from storage.models import (
+    Account,
+    AuditLog,
+    Building,
+    ChatGroup,
+    Invite,
+    Person,
+    RoleGrant,
+    TeamMember,
+    Unit,
+)
 from storage.repo import (
     ADMIN,
     BASE_ROLES,
     BUILDING_LEADER,
     STAFF,
     UNIT_LEADER,
+    VOLUNTEER,
     Scope,
     accounts_of,
     active_grants,
     audit,
     ensure_person,
+    grant_covers_unit,
     group_binding,
     is_team,
     person_of,
@@ -34,6 +46,7 @@ from storage.repo import (
     unit_label,
     valid_account,
 )
+from storage.timeutil import as_utc
 
 GROUP_KINDS = {"工作群": "work", "居民群": "resident"}
 KIND_LABELS = {"work": "工作群", "resident": "居民群", "team": "工作组群"}
@@ -250,17 +263,63 @@ class InviteResult:
     expires_at: datetime
 
 
+@dataclass(frozen=True)
+class Inviter:
+    """Who is inviting, with what power: invites must never grant more than that."""
+
+    account: str
+    admin: bool  # 管理员 or a superuser
+    staff_grants: tuple[RoleGrant, ...] = ()  # the 工作人员 scopes of a non-admin inviter
+
+
+async def inviter_of(
+    session: AsyncSession, account: str, now: datetime, superusers: frozenset[str] | set[str]
+) -> Inviter:
+    if account in superusers:
+        return Inviter(account, admin=True)
+    person = await person_of(session, account)
+    grants = await active_grants(session, person.id, now) if person is not None else []
+    if any(g.role == ADMIN for g in grants):
+        return Inviter(account, admin=True)
+    return Inviter(account, admin=False, staff_grants=tuple(g for g in grants if g.role == STAFF))
+
+
+async def _check_invite(
+    session: AsyncSession, inviter: Inviter, role: str, person: Person | None,
+    unit: tuple[Building, Unit] | None, superusers: frozenset[str] | set[str],
+) -> None:
+    """Only 管理员 invite 管理员/工作人员/工作组 members or re-bind someone who already has
+    an account; staff invite leaders and volunteers inside their own scope; nobody
+    re-binds a superuser."""
+    accounts = await accounts_of(session, person.id) if person and person.id else []
+    if any(a in superusers for a in accounts):
+        raise RosterError("invite_superuser")
+    if inviter.admin:
+        return
+    if role in (ADMIN, STAFF) or is_team(role):
+        raise RosterError("invite_needs_admin", role=role)
+    if accounts:
+        raise RosterError("invite_rebind_needs_admin", person=person.name if person else "")
+    if unit is not None:
+        if not any([await grant_covers_unit(session, g, unit[1]) for g in inviter.staff_grants]):
+            raise RosterError("invite_out_of_scope", unit=unit_label(*unit))
+    elif not inviter.staff_grants:
+        raise RosterError("invite_out_of_scope", unit="")
+
+
 async def create_invite(
     session: AsyncSession,
     *,
-    actor: str,
+    inviter: Inviter,
     role: str,
     unit: tuple[Building, Unit] | None,
     name: str | None,
     ttl: timedelta,
     now: datetime,
+    superusers: frozenset[str] | set[str] = frozenset(),
 ) -> InviteResult:
     """Invite the leader of `unit` (by its roster entry) or the person called `name`."""
+    actor = inviter.account
     if role not in BASE_ROLES and not is_team(role):
         raise RosterError("bad_role", value=role)
     scope_kind, scope_id = "all", 0
@@ -298,6 +357,12 @@ async def create_invite(
         if len(matches) > 1:
             raise RosterError("ambiguous_name", value=name, count=len(matches))
         person = matches[0] if matches else Person(name=name)
+        if role == VOLUNTEER and not inviter.admin:
+            # A volunteer invited by a staff member helps inside that member's scope.
+            grant = inviter.staff_grants[0] if inviter.staff_grants else None
+            if grant is not None:
+                scope_kind, scope_id = grant.scope_kind, grant.scope_id
+    await _check_invite(session, inviter, role, person, unit, superusers)
     session.add(person)
     await session.flush()
     code = new_code()
@@ -317,6 +382,31 @@ async def create_invite(
     label = await scope_label(session, scope_kind, scope_id)
     await audit(session, actor, "invite", f"{person.name} {role} {label}")
     return InviteResult(code, person.name, role, label, invite.expires_at)
+
+
+# /绑定 guesses: after this many failures in the window an account is refused
+# until the window has passed (every failure is audited).
+REDEEM_MAX_FAILURES = 5
+REDEEM_WINDOW_MINUTES = 10
+
+
+async def redeem_locked(session: AsyncSession, account: str, now: datetime) -> bool:
+    since = as_utc(now) - timedelta(minutes=REDEEM_WINDOW_MINUTES)
+    failures = (
+        await session.exec(
+            select(func.count()).select_from(AuditLog).where(
+                AuditLog.actor == account, AuditLog.action == "redeem_failed",
+                col(AuditLog.at) >= since,
+            )
+        )
+    ).one()
+    return failures >= REDEEM_MAX_FAILURES
+
+
+async def record_redeem_failure(
+    session: AsyncSession, account: str, reason: str, now: datetime
+) -> None:
+    await audit(session, account, "redeem_failed", reason, at=now)
 
 
 @dataclass
@@ -406,9 +496,7 @@ class MyInfo:
     accounts: list[str]
 
 
-async def my_info(
-    session: AsyncSession, account: str, now: datetime | None = None
-) -> MyInfo:
+async def my_info(session: AsyncSession, account: str, now: datetime) -> MyInfo:
     person = await person_of(session, account)
     if person is None:
         return MyInfo(account, None, [], [], [])

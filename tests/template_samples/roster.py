@@ -21,6 +21,10 @@ SAMPLES = {
     "roster/invite_ok": {
         "i": SimpleNamespace(code=H, person_name=H, role=H, scope_label=H, expires_at=NOW)
     },
+    "roster/rebind_notice": {
+        "r": SimpleNamespace(person_name=H, role=H, scope_label=H, rebound_from=[H, H]),
+        "new_account": H,
+    },
     "roster/redeem_ok": {
         "r": SimpleNamespace(person_name=H, role=H, scope_label=H, rebound_from=[H])
     },

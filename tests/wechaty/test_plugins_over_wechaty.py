@@ -61,7 +61,8 @@ async def invite_unit_leader(rt: Runtime, building: int, unit: int) -> str:
             await s.exec(select(Unit).where(Unit.building_id == b.id, Unit.number == unit))
         ).one()
         invite = await service.create_invite(
-            s, actor="qq:10002", role="单元长", unit=(b, u), name=None, ttl=timedelta(hours=1),
+            s, inviter=service.Inviter("qq:10002", admin=True), role="单元长", unit=(b, u),
+            name=None, ttl=timedelta(hours=1),
             now=rt.now(),
         )
     return invite.code
