@@ -17,6 +17,7 @@ from sqlmodel import col, func, select
 from bot.runtime import Runtime
 from storage.models import AuditLog, CheckinReport, CheckinRound, CheckinRoundUnit
 from tests.conftest import dump_db
+from tests.helpers import collect, outbox_settled
 from tests.onebot import OneBotPeer
 
 WORK = 800001  # work group of 幸福社区/第一网格
@@ -52,7 +53,7 @@ async def bind_groups(peer: OneBotPeer) -> None:
         assert "已将本群登记为" in sent.text
 
 
-async def test_round_end_to_end(peer: OneBotPeer, street: Runtime) -> None:
+async def test_round_end_to_end(peer: OneBotPeer, street: Runtime, outbox) -> None:
     await bind_groups(peer)
 
     # Open a round for the whole community from the grid's work group.
@@ -82,13 +83,15 @@ async def test_round_end_to_end(peer: OneBotPeer, street: Runtime) -> None:
     assert "已更正" in sent.text and "原：已排查10户" in sent.text
 
     # A building leader reports one of his units with 异常: staff and 四人一专班 are alerted.
-    sent = await peer.ask(
-        20002, "/打卡 2-2 20户 异常1 备注 201室张三发热已送医", group_id=WORK
-    )
+    # The alerts come through the outbox (queued with the report), the reply straight
+    # back: in either order.
+    await peer.group_message(20002, WORK, "/打卡 2-2 20户 异常1 备注 201室张三发热已送医")
+    by_target = {s.target: s for s in await collect(peer, 3)}
+    sent = by_target.pop(f"group:{WORK}")
     assert sent.text.splitlines()[0] == "2栋2单元：已排查20户，返区0，隔离0，异常1"
     assert "已通知四人一专班" in sent.text
-    alerts = [await peer.expect_send(), await peer.expect_send()]
-    assert sorted(a.target for a in alerts) == [f"group:{ALERTS}", f"group:{STATS}"]
+    alerts = list(by_target.values())
+    assert sorted(by_target) == [f"group:{ALERTS}", f"group:{STATS}"]
     for alert in alerts:
         assert "幸福社区/2栋2单元：已排查20户，返区0，隔离0，异常1" in alert.text
         assert "报告人：陈伟" in alert.text
@@ -100,6 +103,7 @@ async def test_round_end_to_end(peer: OneBotPeer, street: Runtime) -> None:
 
     # Refusals write nothing: over-count (with the registered figure), a leader of
     # another unit, a stranger, garbled arguments.
+    await outbox_settled(street)  # the alerts' rows are final before the snapshot
     before = dump_db(street)
     sent = await peer.ask(30031, "/打卡 3栋1单元 已排查24户", group_id=WORK)
     assert "登记户数为12户" in sent.text and "未记录" in sent.text
@@ -143,11 +147,12 @@ async def test_round_end_to_end(peer: OneBotPeer, street: Runtime) -> None:
     await peer.no_action()
 
     # /导出: the workbook's rows are the database's current reports and missing units.
-    # The file goes out privately first; the group only hears that it did.
-    private = await peer.ask(STAFF, "/导出 #1", group_id=WORK)
-    assert private.target == f"private:{STAFF}"
-    sent = await peer.expect_send()
-    assert sent.target == f"group:{WORK}" and "已私聊发给您" in sent.text
+    # The file goes out privately (through the outbox); the group only hears that it did.
+    await peer.group_message(STAFF, WORK, "/导出 #1")
+    by_target = {s.target: s for s in await collect(peer, 2)}
+    private = by_target[f"private:{STAFF}"]
+    sent = by_target[f"group:{WORK}"]
+    assert "已私聊发给您" in sent.text
     assert "exports" not in sent.text
     path = Path(private.text.split("文件保存在服务器：", 1)[1].splitlines()[0])
     assert path.parent.name == "exports"

@@ -18,6 +18,7 @@ from websockets.asyncio.client import connect
 
 from tests.helpers import TEST_EPOCH
 from tests.onebot import parse_sent
+from tests.procs import FRAME_S, START_S
 
 
 def free_port() -> int:
@@ -26,7 +27,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_listening(port: int, proc: subprocess.Popen, limit: float = 60.0) -> None:
+def wait_listening(port: int, proc: subprocess.Popen, limit: float = START_S) -> None:
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -80,7 +81,7 @@ def event(user_id: int, text: str) -> dict:
 
 async def ask(ws, user_id: int, text: str) -> str:
     await ws.send(json.dumps(event(user_id, text)))
-    frame = json.loads(await asyncio.wait_for(ws.recv(), 10))
+    frame = json.loads(await asyncio.wait_for(ws.recv(), FRAME_S))
     await ws.send(json.dumps({"status": "ok", "retcode": 0, "data": {"message_id": 7},
                               "echo": frame["echo"]}))
     return parse_sent(frame["action"], frame["params"]).text

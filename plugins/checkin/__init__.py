@@ -52,7 +52,10 @@ def sender_of(bot: Bot, event: Event, rt: Runtime) -> Sender:
 
 
 async def deliver(bot: Bot, event: Event, rt: Runtime, outcome: Outcome) -> None:
-    """Private messages, then replies (the sender sees what was understood), then pushes."""
+    """Private messages, then replies (the sender sees what was understood).
+
+    Pushes to other groups are already queued in the outbox by the flow, in the
+    transaction that decided them."""
     replies = outcome.replies
     for account, out in outcome.private:
         try:
@@ -65,8 +68,6 @@ async def deliver(bot: Bot, event: Event, rt: Runtime, outcome: Outcome) -> None
             break
     for out in replies:
         await reply_template(bot, event, out.template, out.mentions, **out.context)
-    if outcome.pushes:
-        await notify.send(rt, outcome.pushes)
 
 
 def command(name: str, permission: Permission, flow: Flow) -> None:

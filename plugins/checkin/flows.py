@@ -2,9 +2,13 @@
 
 A flow takes the runtime, the sender and the raw argument text, runs the
 service inside one transaction and returns an ``Outcome``: replies (template +
-context + mentions), pushes to other groups and private messages. Matchers
-only deliver it, so tests can drive a flow without a bot and render what it
-would have said.
+context + mentions) and private messages to the sender. Matchers only deliver
+it, so tests can drive a flow without a bot and render what it would have said.
+
+Pushes to other groups (the 异常 alert, laggard reminders) are not part of the
+outcome: a flow queues them in the outbox inside the write transaction that
+decides them (``notify.queue``), so a crash right after the commit cannot lose
+them.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from bot.platforms import Mention
 from bot.runtime import Runtime
 from plugins._common.parse import ParseError, parse_report, parse_when
 from plugins.checkin import export, notify, service, syntax, tally
-from plugins.checkin.notify import Out, Push
+from plugins.checkin.notify import Out
 from plugins.checkin.service import CheckinError
 from storage.models import ChatGroup
 from storage.places import leader_standing
@@ -43,7 +47,6 @@ class Sender:
 @dataclass
 class Outcome:
     replies: list[Out]
-    pushes: list[Push] = field(default_factory=list)
     private: list[tuple[str, Out]] = field(default_factory=list)  # (account, message)
     # Said instead of ``replies`` when a private message could not be sent.
     private_failed: Out | None = None
@@ -170,16 +173,18 @@ async def report_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
                 s, who=who, report=parsed, now=now,
                 group=lambda: group_binding(s, sender.platform, sender.group_id),
             )
+            # The 异常 alert commits with the report it is about.
+            await notify.queue(
+                rt, s, notify.abnormal_pushes(result), source=notify.source_of(result.round_id),
+                priority=notify.ALERT_PRIORITY,
+            )
     except CheckinError as err:
         return _error(err, usage="checkin_report")
     # In a busy work group the confirmation is addressed to the leader who sent it.
     mentions = (
         (Mention(sender.account, who.name or sender.account),) if sender.group_id else ()
     )
-    return Outcome(
-        [Out("checkin/report_ok", {"r": result}, mentions)],
-        pushes=notify.abnormal_pushes(result),
-    )
+    return Outcome([Out("checkin/report_ok", {"r": result}, mentions)])
 
 
 # --- /进度 /未报 /催报 /导出 /结束 ----------------------------------------------------------------
@@ -231,15 +236,16 @@ async def chase_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
         rnd = await _round_for(rt, sender, ref, open_only=True)
     except CheckinError as err:
         return _error(err)
-    async with rt.db.read() as s:
+    async with rt.db.write() as s:
         chase = await notify.chase(s, rnd, rt.now(), automatic=False)
+        await notify.queue(rt, s, chase.pushes, source=notify.source_of(rnd.id))
     groups = {p.group.id for p in chase.pushes}
     reply = Out(
         "checkin/chase_done",
         {"rnd": rnd, "units": chase.units, "groups": len(groups),
          "mentioned": chase.mentioned, "orphans": chase.orphans},
     )
-    return Outcome([reply], pushes=chase.pushes)
+    return Outcome([reply])
 
 
 async def export_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:

@@ -3,9 +3,10 @@ escalation and the daily opening of recurring rounds.
 
 Handlers take the runtime and the claimed ``ScheduledItem`` (bot.scheduler
 guarantees each runs at most once per item); they look everything else up by
-``item.ref_id`` and send through ``runtime.delivery`` — no bot ids, no group ids
-baked into a job. A handler that could not deliver anything raises, and the
-scheduler retries it a little later.
+``item.ref_id`` — no bot ids, no group ids baked into a job. What a handler
+decides to say is queued in the outbox inside the same write transaction as
+what it reads and changes (a round closed at its deadline commits with its
+summary); the outbox delivers it, and waits for a bot to be connected.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import logging
 
 from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler, SchedulerHooks, add_item
@@ -26,38 +28,38 @@ log = logging.getLogger("gridbot.checkin")
 SCHEDULER_ACTOR = "scheduler"
 
 
-async def _open_round(rt: Runtime, round_id: int) -> CheckinRound | None:
-    async with rt.db.read() as s:
-        rnd = await s.get(CheckinRound, round_id)
+async def _open_round(session: AsyncSession, round_id: int) -> CheckinRound | None:
+    rnd = await session.get(CheckinRound, round_id)
     return rnd if rnd is not None and rnd.state == ROUND_OPEN else None
 
 
 async def on_remind(rt: Runtime, item: ScheduledItem) -> None:
-    rnd = await _open_round(rt, item.ref_id)
-    if rnd is None:
-        return
-    async with rt.db.read() as s:
+    async with rt.db.write() as s:
+        rnd = await _open_round(s, item.ref_id)
+        if rnd is None:
+            return
         chase = await notify.chase(s, rnd, rt.now(), automatic=True)
-    if chase.orphans:
-        log.warning("round #%s: %d unreported units have no work group",
-                    rnd.id, len(chase.orphans))
-    await notify.send_or_raise(rt, chase.pushes)
+        if chase.orphans:
+            log.warning("round #%s: %d unreported units have no work group",
+                        rnd.id, len(chase.orphans))
+        await notify.queue(rt, s, chase.pushes, source=notify.source_of(rnd.id))
 
 
 async def on_deadline(rt: Runtime, item: ScheduledItem) -> None:
-    rnd = await _open_round(rt, item.ref_id)
-    if rnd is None:
-        return
-    async with rt.db.read() as s:
+    cancelled: list[ScheduledItem] = []
+    async with rt.db.write() as s:
+        rnd = await _open_round(s, item.ref_id)
+        if rnd is None:
+            return
         pushes = await notify.staff_summary(s, rnd, rt.now(), "deadline")
-    # A daily round ends at its window's close so tomorrow's one is unambiguous;
-    # an ad-hoc round stays open for late reports until staff /结束 it.
-    if rnd.recurring_id is not None:
-        async with rt.db.write() as s:
-            fresh = await s.get(CheckinRound, rnd.id)
-            if fresh is not None and fresh.state == ROUND_OPEN:
-                await service.close_round(s, fresh, actor=SCHEDULER_ACTOR, now=rt.now())
-    await notify.send_or_raise(rt, pushes)
+        # Rendered before the round changes below: the summary is of the open round.
+        await notify.queue(rt, s, pushes, source=notify.source_of(rnd.id))
+        # A daily round ends at its window's close so tomorrow's one is unambiguous;
+        # an ad-hoc round stays open for late reports until staff /结束 it.
+        if rnd.recurring_id is not None:
+            cancelled = await service.close_round(s, rnd, actor=SCHEDULER_ACTOR, now=rt.now())
+    if rt.scheduler is not None:
+        rt.scheduler.disarm(cancelled)
 
 
 async def on_daily_open(rt: Runtime, item: ScheduledItem) -> None:
@@ -83,13 +85,16 @@ async def on_daily_open(rt: Runtime, item: ScheduledItem) -> None:
                     )
             except CheckinError as err:
                 log.warning("daily round %s not opened: %s", defn.id, err.code)
-        pushes = await notify.announce_round(s, opened) if opened else []
+        if opened is not None:
+            await notify.queue(
+                rt, s, await notify.announce_round(s, opened),
+                source=notify.source_of(opened.round.id),
+            )
     scheduler = rt.scheduler
     if scheduler is not None:
         scheduler.arm(following)
         for it in opened.items if opened else ():
             scheduler.arm(it)
-    await notify.send(rt, pushes)
 
 
 async def ensure_daily(rt: Runtime, scheduler: Scheduler) -> None:

@@ -1,8 +1,11 @@
 """Messages the check-in capability pushes to bound groups (not replies).
 
 Builders read the database and return ``Push``es (group + template + context +
-mentions); ``send`` renders and hands them to ``runtime.delivery``. Keeping the
-two apart lets commands reply first and push after, and lets jobs retry.
+mentions); ``queue`` renders them into the outbox inside the caller's write
+transaction — the one that decided them — so a report and its 异常 alert, or a
+closed round and its summary, commit together: a crash after the commit cannot
+lose the push, and a rolled-back decision sends nothing. The outbox paces and
+delivers them, and waits for a bot to be connected.
 """
 
 from __future__ import annotations
@@ -44,33 +47,29 @@ class Push:
     out: Out
 
 
-class PushFailed(RuntimeError):
-    """No push of a batch got through (the job should be retried)."""
+# Outbox priorities: an 异常 must not wait behind a morning's reminders.
+ALERT_PRIORITY = 1
+NOTICE_PRIORITY = 0
 
 
-async def send(rt: Runtime, pushes: Sequence[Push]) -> tuple[int, int]:
-    """Render and send each push; one failing group does not stop the others."""
-    sent = failed = 0
+def source_of(round_id: int | None) -> str:
+    """The outbox ``source`` of a round's pushes."""
+    return f"checkin:{round_id}"
+
+
+async def queue(
+    rt: Runtime, session: AsyncSession, pushes: Sequence[Push], *, source: str,
+    priority: int = NOTICE_PRIORITY,
+) -> int:
+    """Render each push and queue it in ``session``'s transaction (the caller's
+    write transaction, which must be the one that decided the push)."""
     for push in pushes:
         text = rt.renderer.render(push.out.template, **push.out.context)
-        try:
-            await rt.delivery.to_group(push.group, text, push.out.mentions)
-        except Exception as err:  # an adapter, network or availability error
-            failed += 1
-            log.warning(
-                "push %s to group #%s failed: %s",
-                push.out.template, push.group.id, err.__class__.__name__,
-            )
-        else:
-            sent += 1
-    return sent, failed
-
-
-async def send_or_raise(rt: Runtime, pushes: Sequence[Push]) -> int:
-    sent, failed = await send(rt, pushes)
-    if pushes and not sent:
-        raise PushFailed(f"{failed} pushes failed")
-    return sent
+        await rt.delivery.to_group(
+            push.group, text, push.out.mentions, session=session, source=source,
+            priority=priority,
+        )
+    return len(pushes)
 
 
 def minutes_left(rnd: CheckinRound, now: datetime) -> int:
