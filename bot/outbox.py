@@ -198,7 +198,7 @@ class Outbox:
             item = OutboxItem(
                 queue=queue_key(platform, bot_id, target_kind, target),
                 platform=platform, bot_id=bot_id, target_kind=target_kind, target=target,
-                chat_group_id=chat_group_id, text=text,
+                chat_group_id=chat_group_id, text=text, created_at=self._now(),
                 mentions=json.dumps(batch, ensure_ascii=False), source=source,
                 priority=priority, not_before=not_before,
             )

@@ -86,10 +86,14 @@ async def test_round_end_to_end(peer: OneBotPeer, street: Runtime, outbox) -> No
     # The alerts come through the outbox (queued with the report), the reply straight
     # back: in either order.
     await peer.group_message(20002, WORK, "/打卡 2-2 20户 异常1 备注 201室张三发热已送医")
-    by_target = {s.target: s for s in await collect(peer, 3)}
+    by_target = {s.target: s for s in await collect(peer, 4)}
     sent = by_target.pop(f"group:{WORK}")
     assert sent.text.splitlines()[0] == "2栋2单元：已排查20户，返区0，隔离0，异常1"
     assert "已通知四人一专班" in sent.text
+    # The 备注 is free text: never echoed in the group, privately to the round's opener.
+    assert "张三" not in sent.text and "备注已记录" in sent.text
+    note = by_target.pop(f"private:{STAFF}")
+    assert note.text.startswith("【打卡备注】#1") and "张三发热已送医" in note.text
     alerts = list(by_target.values())
     assert sorted(by_target) == [f"group:{ALERTS}", f"group:{STATS}"]
     for alert in alerts:

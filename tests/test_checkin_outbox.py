@@ -70,6 +70,10 @@ async def reports(rt: Runtime) -> int:
         return (await s.exec(select(func.count()).select_from(CheckinReport))).one()
 
 
+async def group_rows(rt: Runtime) -> list[OutboxItem]:
+    return [r for r in await outbox_rows(rt) if r.target_kind != "account"]
+
+
 def break_queueing(rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
     async def broken(*args, **kwargs):
         raise QueueBroke("the outbox row could not be written")
@@ -86,6 +90,11 @@ async def test_abnormal_alert_is_queued_with_the_report(checkin: Runtime) -> Non
     assert outcome.first.template == "checkin/report_ok"
     assert await reports(checkin) == 1
     rows = await outbox_rows(checkin)
+    # The 备注 (free text) goes privately to the round's opener, never to a group.
+    [note] = [r for r in rows if r.target_kind == "account"]
+    assert note.target == "qq:10002" and "201室张三发热已送医" not in note.text
+    assert "***室张三发热已送医" in note.text
+    rows = [r for r in rows if r.target_kind != "account"]
     assert sorted(r.target for r in rows) == [ALERTS, STATS]
     for row in rows:
         assert (row.state, row.source, row.priority, row.bot_id) == (
@@ -97,9 +106,9 @@ async def test_abnormal_alert_is_queued_with_the_report(checkin: Runtime) -> Non
 
     # Amended with the same 异常: nothing new to alert. Changed: alerted again.
     await flows.report_cmd(checkin, sender("qq:20002"), "2-2 22户 异常1")
-    assert len(await outbox_rows(checkin)) == 2
+    assert len(await group_rows(checkin)) == 2
     await flows.report_cmd(checkin, sender("qq:20002"), "2-2 22户 异常2")
-    rows = await outbox_rows(checkin)
+    rows = await group_rows(checkin)
     assert len(rows) == 4 and all("（更正，原异常1）" in r.text for r in rows[2:])
 
 

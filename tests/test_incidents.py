@@ -94,7 +94,8 @@ async def test_unacknowledged_incident_escalates_to_staff(
     assert "已通知应急小分队；15 分钟内无人受理将上报工作人员" in reply.text
     alert = at(sends, f"group:{SQUAD}")
     assert alert.text.startswith("【事件 #1】设备离线\n地点：幸福社区/3栋2单元（房号已登记")
-    assert "说明：门磁无信号，电话138****5678" in alert.text
+    # Free text never goes to a group: the note waits for whoever takes it on.
+    assert "说明已登记，受理后私信发送。" in alert.text and "门磁" not in alert.text
     assert "上报：郑磊 11-30 10:00" in alert.text and "/处理 1" in alert.text
     assert "301" not in alert.text
     await peer.no_action(0.3)
@@ -130,11 +131,21 @@ async def test_unacknowledged_incident_escalates_to_staff(
         assert "301" not in notice.text
 
     clock.at = datetime(2026, 11, 30, 10, 50, tzinfo=SHANGHAI)
-    sends = await say(peer, SQUAD_MEMBER, "/办结 1 已重新配对门磁，设备在线", 4, group=SQUAD)
+    sends = await say(peer, SQUAD_MEMBER, "/办结 1 已重新配对门磁，设备在线", 6, group=SQUAD)
     closed = at(sends, f"group:{SQUAD}")
-    assert "已办结事件 #1（设备离线，幸福社区/3栋2单元）：已重新配对门磁，设备在线" in closed.text
+    assert closed.text.startswith(
+        "已办结事件 #1（设备离线，幸福社区/3栋2单元），处理结果已记录并私信发送给您。"
+    )
     assert "响应用时 20 分钟，办结用时 50 分钟（曾因超时无人受理上报工作人员）" in closed.text
-    assert {s.target for s in sends} == STAFF_GROUPS | {f"group:{SQUAD}"}
+    # The result (free text) only privately: to the closer and to the reporter.
+    for private in (f"private:{SQUAD_MEMBER}", f"private:{ZHENG}"):
+        assert "已重新配对门磁，设备在线" in at(sends, private).text
+    for s in sends:
+        if s.target.startswith("group:"):
+            assert "门磁" not in s.text
+    assert {s.target for s in sends} == STAFF_GROUPS | {
+        f"group:{SQUAD}", f"private:{SQUAD_MEMBER}", f"private:{ZHENG}"
+    }
     await peer.no_action(0.3)
 
     inc = await incident(street, 1)
@@ -201,12 +212,13 @@ async def test_acknowledged_incident_does_not_escalate(
 
     # Staff close it; closing an unacknowledged one acknowledges it too.
     clock.at = datetime(2026, 11, 30, 11, 0, tzinfo=SHANGHAI)
-    sends = await say(peer, LI, "/办结 1 已劝返，居家隔离继续", 2)
+    sends = await say(peer, LI, "/办结 1 已劝返，居家隔离继续", 3)
+    assert "已劝返" in at(sends, f"private:{ZHENG}").text  # the reporter hears the result
     assert "响应用时 5 分钟，办结用时 60 分钟。" in at(sends, f"private:{LI}").text
     at(sends, f"group:{SQUAD}")
     sends = await say(peer, ZHENG, "/事件 标识掉落 3栋2单元", 2)
     clock.at = datetime(2026, 11, 30, 11, 12, tzinfo=SHANGHAI)
-    sends = await say(peer, ADMIN, "/办结 2 已重新张贴", 2)
+    sends = await say(peer, ADMIN, "/办结 2 已重新张贴", 3)
     assert "响应用时 12 分钟，办结用时 12 分钟" in at(sends, f"private:{ADMIN}").text
     items = await escalation_items(street)
     assert [i.state for i in items] == ["cancelled", "cancelled"]
@@ -272,7 +284,7 @@ async def test_bad_input_and_refusals_change_nothing(
     assert resident.text == render("common/resident_group")
     assert dump_db(street) == before
     # Closing twice: the second one changes nothing.
-    closed = await say(peer, LI, "/办结 1 已重新张贴", 2)
+    closed = await say(peer, LI, "/办结 1 已重新张贴", 3)
     assert "已办结事件 #1" in at(closed, f"private:{LI}").text
     await outbox_settled(street)
     before = dump_db(street)

@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 
 from bot.platforms import Mention
 from bot.runtime import Runtime
+from messages.mask import scrub
 from plugins._common.parse import ParseError, parse_report, parse_when
 from plugins.checkin import export, notify, service, syntax, tally
 from plugins.checkin.notify import Out
 from plugins.checkin.service import CheckinError
-from storage.models import ChatGroup
+from storage.models import ChatGroup, CheckinRound
 from storage.places import leader_standing
 from storage.repo import (
     ALL,
@@ -32,6 +33,7 @@ from storage.repo import (
     group_binding,
     resolve_scope,
     scope_label,
+    valid_account,
 )
 
 
@@ -178,13 +180,32 @@ async def report_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
                 rt, s, notify.abnormal_pushes(result), source=notify.source_of(result.round_id),
                 priority=notify.ALERT_PRIORITY,
             )
+            if result.note and sender.group_id is not None:
+                await _note_to_staff(rt, s, result, who.name or sender.account)
     except CheckinError as err:
         return _error(err, usage="checkin_report")
     # In a busy work group the confirmation is addressed to the leader who sent it.
     mentions = (
         (Mention(sender.account, who.name or sender.account),) if sender.group_id else ()
     )
-    return Outcome([Out("checkin/report_ok", {"r": result}, mentions)])
+    return Outcome([Out(
+        "checkin/report_ok", {"r": result, "private": sender.group_id is None}, mentions
+    )])
+
+
+async def _note_to_staff(rt: Runtime, s, result, reporter: str) -> None:
+    """A 备注 typed in a group is never echoed there (it may name residents): it goes
+    privately, phones and IDs masked, to whoever opened the round (the superusers for
+    a round the scheduler opened), in the report's transaction."""
+    rnd = await s.get(CheckinRound, result.round_id)
+    opener = rnd.opened_by if rnd is not None else ""
+    to = [opener] if valid_account(opener) else sorted(rt.settings.superusers)
+    text = rt.renderer.render("checkin/note_private", r=result, reporter=reporter,
+                              note=scrub(result.note))
+    for account in to:
+        await rt.delivery.to_account(
+            account, text, session=s, source=notify.source_of(result.round_id)
+        )
 
 
 # --- /进度 /未报 /催报 /导出 /结束 ----------------------------------------------------------------

@@ -120,13 +120,23 @@ async def _push(
     rt: Runtime, s: AsyncSession, handled: Handled, template: str, account: str,
     private: bool, origin: ChatGroup | None,
 ) -> None:
-    """In the command's transaction: the room privately to whoever took it on
-    (when they answered in a group), a notice to the other groups concerned."""
+    """In the command's transaction: the room and note privately to whoever took it
+    on (when they answered in a group), the result privately to the closer and the
+    reporter (free text is never echoed into a group), a notice to the other groups
+    concerned."""
     inc = handled.incident
     source = f"incident:{inc.id}"
     if template == "incidents/acked" and not private and (inc.room or inc.note):
         detail = rt.renderer.render("incidents/detail", i=inc)
         await rt.delivery.to_account(account, detail, session=s, source=source)
+    if template == "incidents/closed" and inc.result:
+        result = rt.renderer.render(template, i=inc, private=True, notice=True)
+        # The closer saw it already in a private reply; one typed in a group did not.
+        to = [] if private else [account]
+        if inc.reporter_account and inc.reporter_account not in (account, *to):
+            to.append(inc.reporter_account)
+        for recipient in to:
+            await rt.delivery.to_account(recipient, result, session=s, source=source)
     notice = rt.renderer.render(template, i=inc, private=False, notice=True)
     for group in handled.notify_groups:
         if origin is None or group.id != origin.id:

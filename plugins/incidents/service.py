@@ -67,6 +67,7 @@ class IncidentView:
     room: str
     note: str
     reporter: str  # the reporter's roster name (a worker, never a resident)
+    reporter_account: str  # where the result goes privately
     reported_at: datetime
     state: str
     acked_by: str
@@ -89,7 +90,8 @@ async def view(
     assert inc.id is not None
     return IncidentView(
         id=inc.id, kind=inc.kind, place=place.full_label, room=inc.room, note=inc.note,
-        reporter=await _name(session, inc.reported_by), reported_at=inc.reported_at,
+        reporter=await _name(session, inc.reported_by), reporter_account=inc.reported_by or "",
+        reported_at=inc.reported_at,
         state=inc.state, acked_by=await _name(session, inc.acked_by), acked_at=inc.acked_at,
         ack_minutes=inc.ack_minutes, escalated=inc.escalated_at is not None,
         closed_at=inc.closed_at, close_minutes=inc.close_minutes, result=inc.result,

@@ -22,6 +22,7 @@ from bot.scheduler import (
     daily_at,
     ensure_recurring,
 )
+from messages.mask import scrub
 from plugins.reminders.targets import group_label
 from storage.models import ChatGroup, ScheduledItem
 from storage.models_checkin import ITEM_PENDING
@@ -119,6 +120,9 @@ async def create(
     recurrence = daily_at(daily_minute) if daily_minute is not None else None
     due = recurrence.next_after(now) if recurrence is not None else when
     assert due is not None
+    if chat.kind != "private":
+        # Meant for the group: phones, ID numbers and rooms are masked before it is kept.
+        text = scrub(text)
     reminder = Reminder(
         text=text, platform=chat.platform, bot_id=chat.bot_id, chat_kind=chat.kind,
         target=chat.target, chat_group_id=chat.group.id if chat.group else None,

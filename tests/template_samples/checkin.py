@@ -39,5 +39,6 @@ SAMPLES = {
                          "overdue": False},
     "checkin/remind": {"rnd": _RND, "units": [_UNIT], "total": 3, "part": 1, "parts": 1,
                        "automatic": True, "minutes_left": 95},
-    "checkin/report_ok": {"r": _SUBMITTED},
+    "checkin/report_ok": {"r": _SUBMITTED, "private": True},
+    "checkin/note_private": {"r": _SUBMITTED, "reporter": H, "note": H},
 }
