@@ -225,6 +225,18 @@ class DeliveryTransport:
             info = getattr(err, "info", None) or {}
             raise SendFailed(info.get("retcode"), str(info.get("message", err))) from err
 
+    def ready(self, item: OutboxItem) -> bool:
+        """Whether a send could start now (its bot is connected), checked before the
+        row is claimed: a row marked sending with nobody to send it would turn
+        unknown (never resent) if the process died in that gap."""
+        if item.target_kind == "webhook":
+            return self.webhook is not None
+        try:
+            self.bot_for_item(item)
+        except DeliveryUnavailable:
+            return False
+        return True
+
     def bot_for_item(self, item: OutboxItem) -> Bot:
         if item.bot_id:
             # A queue belongs to one account: never switch a group's sender silently.

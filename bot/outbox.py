@@ -90,6 +90,8 @@ class SendFailed(Exception):
 class Transport(Protocol):
     async def send(self, item: OutboxItem) -> None: ...
 
+    # Optional: ``ready(item) -> bool``, whether a send could start now.
+
 
 class Pacer:
     """Decides how long a queue must wait before its next send."""
@@ -422,6 +424,11 @@ class Outbox:
         # the sleep would push every send late by one query.
         while (delay := state.pacer.delay(self.clock())) > 0:
             await self.sleep(max(delay, 1e-6))
+        ready = getattr(self.transport, "ready", None)
+        if ready is not None and not ready(item):
+            log.info("queue %s: no connected bot, waiting", key)
+            await self.sleep(self.poll)
+            return
         slot = self.clock()
         if not await self._claim(item.id):
             return  # cancelled or taken meanwhile

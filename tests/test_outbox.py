@@ -217,3 +217,27 @@ async def test_a_restart_keeps_a_risk_control_pause(runtime: Runtime) -> None:
     # Sent only after the rest of the 300 s cool-down, not at once.
     assert [g for _, g in transport.sent] == ["9"]
     assert transport.sent[0][0] >= PACE.breaker_cooldown - 60 - 1
+
+
+async def test_nothing_is_claimed_while_no_bot_can_send(runtime: Runtime) -> None:
+    """A row is marked sending only when its bot is there: one claimed with nobody
+    to send it would become unknown (never resent) if the process died meanwhile."""
+    vt = VirtualTime()
+    transport = FakeTransport(vt)
+    online = {"up": False}
+    transport.ready = lambda item: online["up"]  # type: ignore[attr-defined]
+    outbox = make_outbox(runtime, transport)
+    await enqueue_groups(runtime, outbox, range(1, 3), "broadcast:9")
+    await outbox.start()
+    try:
+        for _ in range(20):
+            await asyncio.sleep(0)
+        async with runtime.db.read() as s:
+            rows = (await s.exec(select(OutboxItem))).all()
+        assert {(r.state, r.attempts) for r in rows} == {("pending", 0)}
+        assert transport.calls == []
+    finally:
+        await outbox.stop()
+    online["up"] = True
+    await run_until_idle(outbox)
+    assert await outbox.counts("broadcast:9") == {"sent": 2}
