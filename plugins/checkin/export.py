@@ -16,6 +16,7 @@ from openpyxl import Workbook
 
 from plugins.checkin.service import MissingUnit, ReportRow
 from storage.retention import exports_dir
+from storage.sheets import safe_row
 from storage.timeutil import local
 
 REPORT_SHEET = "报告"
@@ -36,11 +37,6 @@ def export_path(db_url: str, round_id: int, now: datetime) -> Path:
     return export_dir(db_url) / f"round{round_id}_{local(now):%Y%m%d-%H%M%S}.xlsx"
 
 
-def _cell_text(value: str) -> str:
-    """Keep a note that starts like a formula from being evaluated by Excel."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
-
-
 def build_workbook(
     round_id: int, title: str, reports: Sequence[ReportRow], missing: Sequence[MissingUnit]
 ) -> Workbook:
@@ -49,20 +45,20 @@ def build_workbook(
     ws.title = REPORT_SHEET
     ws.append(REPORT_HEADER)
     for r in reports:
-        ws.append([
+        ws.append(safe_row([
             round_id, title, r.community, r.grid, f"{r.building}栋", f"{r.unit}单元",
             r.registered, r.households, r.returned, r.isolated, r.abnormal,
-            _cell_text(r.note), r.reporter_name, r.reporter,
+            r.note, r.reporter_name, r.reporter,
             local(r.reported_at).strftime("%Y-%m-%d %H:%M:%S"), r.submissions,
-        ])
+        ]))
     ws2 = wb.create_sheet(MISSING_SHEET)
     ws2.append(MISSING_HEADER)
     for m in missing:
-        ws2.append([
+        ws2.append(safe_row([
             round_id, title, m.community, m.grid, f"{m.building}栋", f"{m.unit}单元", m.households,
             "、".join(ld.name for ld in m.leaders if ld.role == "单元长"),
             "、".join(ld.name for ld in m.leaders if ld.role == "楼长"),
-        ])
+        ]))
     for sheet in (ws, ws2):
         sheet.freeze_panes = "A2"
     return wb
