@@ -21,7 +21,7 @@ HOSTILE = [
 @given(st.text())
 def test_safe_cell_never_leaves_a_formula_or_a_control_character(text: str) -> None:
     out = safe_cell(text)
-    assert not any(ord(c) < 32 and c not in "\t\n\r" or ord(c) == 127 for c in out)
+    assert not any((ord(c) < 32 and c not in "\t\n\r") or ord(c) == 127 for c in out)
     if out.lstrip(" \t\r\n\u3000").startswith(_FORMULA_START):
         assert out.startswith("'")
 

@@ -108,10 +108,16 @@ async def test_reminders_private_to_leader_and_fever_alert_masked(
     assert alert.text.startswith("【健康异常】居家隔离 #1 幸福社区/3栋2单元 欧***")
     assert "体温 37.3℃（发热，≥37.3℃）" in alert.text
     assert "301" not in alert.text and alert.ats == []
-    # Symptoms without fever alert too; the person's own name typed there is masked.
-    sends = [s async for s in _two(peer, ZHENG, f"/健康 1 36.6 {FULL_NAME}咳嗽、乏力")]
+    # Symptoms without fever alert too. They are free text: the team's group only
+    # hears that there are some; its members read them privately, the person's own
+    # name typed there masked.
+    await peer.private_message(ZHENG, f"/健康 1 36.6 {FULL_NAME}咳嗽、乏力")
+    sends = [await peer.expect_send() for _ in range(3)]
     alert = next(s for s in sends if s.target == f"group:{TEAM}")
-    assert "症状：欧***咳嗽、乏力" in alert.text and "发热" not in alert.text
+    assert "有症状（详情已私信四人一专班成员）" in alert.text and "咳嗽" not in alert.text
+    assert "发热" not in alert.text
+    member = next(s for s in sends if s.target == "private:10002")  # 李干事, 四人一专班
+    assert "症状：欧***咳嗽、乏力" in member.text
     await peer.no_action(0.3)
 
     # The end date: privately to the leader.
@@ -354,7 +360,7 @@ def test_group_bound_templates_never_show_name_or_room() -> None:
         checked = Checked(view(q, place, date(2026, 12, 1), last, True), "37.0", text,
                           temp >= 3730, "37.3")
         for template in GROUP_BOUND:
-            out = renderer.render(template, c=checked)
+            out = renderer.render(template, c=checked, private=False)
             assert name not in out and mask_name(name) in out
             assert "13812345678" not in out
             assert room not in out

@@ -128,13 +128,21 @@ async def _health(
             )
             if checked.abnormal:
                 # Queued with the record itself: the alert cannot be lost after the commit.
-                text = rt.renderer.render("quarantine/health_alert", c=checked)
+                # Symptoms are free text: the team's group hears that there are some,
+                # its members read them privately.
+                in_group = rt.renderer.render("quarantine/health_alert", c=checked, private=False)
+                private = rt.renderer.render("quarantine/health_alert", c=checked, private=True)
                 source = f"quarantine:{checked.entry.id}"
                 for group in checked.alert_groups:
-                    await rt.delivery.to_group(group, text, session=s, source=source, priority=1)
-                for account in checked.alert_accounts:
+                    await rt.delivery.to_group(
+                        group, in_group, session=s, source=source, priority=1
+                    )
+                accounts = checked.alert_accounts
+                if checked.symptoms and checked.alert_groups:
+                    accounts = await places.team_accounts(s, service.ALERT_TEAM)
+                for account in accounts:
                     await rt.delivery.to_account(
-                        account, text, session=s, source=source, priority=1
+                        account, private, session=s, source=source, priority=1
                     )
     except QuarantineError as err:
         await _error(bot, event, err)

@@ -34,7 +34,7 @@ SAMPLES = {
     "quarantine/remind": {"e": _ENTRY, "day_no": 2},
     "quarantine/end": {"e": _ENTRY},
     "quarantine/health_ok": {"c": _CHECKED},
-    "quarantine/health_alert": {"c": _CHECKED},
+    "quarantine/health_alert": {"c": _CHECKED, "private": True},
     "usage/health": {"threshold": H},
     "incidents/alert": {"r": NS(incident=_INCIDENT, alert_groups=[1], minutes=15)},
     "incidents/reported": {"r": NS(incident=_INCIDENT, alert_groups=[], minutes=15),
