@@ -90,3 +90,20 @@ def test_the_exposure_is_judged_by_host_and_token() -> None:
     assert not Settings(host="0.0.0.0", onebot_access_token="t0ken").exposed_without_token()
     accepted = Settings(host="0.0.0.0", gridbot_allow_no_token="true")
     assert accepted.allow_no_token and accepted.exposed_without_token()  # run warns at start
+
+
+async def test_a_group_just_unbound_runs_nothing_but_help_and_binding(
+    peer: OneBotPeer, street: Runtime
+) -> None:
+    """The reported case: /未报 in an unbound group @-listed the leaders there."""
+    gid = 700901
+    await peer.ask(10001, "/绑定群 幸福社区/第一网格 工作群", group_id=gid)
+    opened = await peer.ask(10002, "/排查 发起 返区排查 截止 2天", group_id=gid)
+    assert "#1" in opened.text
+    await peer.ask(10001, "/解绑群", group_id=gid)
+    hint = street.renderer.render("common/unbound_group")
+    for text in ("/未报", "/进度", "/催报", "/我的信息", "/打卡 已排查18户"):
+        sent = await peer.ask(10001, text, group_id=gid)
+        assert sent.text == hint and sent.ats == [], text
+    assert "您可以使用的命令" in (await peer.ask(10001, "/帮助", group_id=gid)).text
+    await peer.no_action()
