@@ -15,7 +15,7 @@ from nonebot.message import event_preprocessor
 from bot.clock import clock_from_setting
 from bot.delivery import DeliveryTransport
 from bot.outbox import Outbox
-from bot.platforms import SYSTEM_ACCOUNTS, account_of
+from bot.platforms import is_own_or_system
 from bot.runtime import Runtime, install_runtime
 from bot.settings import Settings
 from bot.webhook import WebhookChannel
@@ -30,12 +30,7 @@ PLUGINS = (
 
 async def _ignore_self_and_system(bot: Bot, event: Event) -> None:
     """Never answer ourselves or platform system accounts (bot-to-bot loops)."""
-    if event.get_type() != "message":
-        return
-    account = account_of(bot, event)
-    if account is None:
-        return
-    if account in SYSTEM_ACCOUNTS or account.split(":", 1)[1] == bot.self_id:
+    if event.get_type() == "message" and is_own_or_system(bot, event):
         raise IgnoredException("own or system message")
 
 
@@ -61,10 +56,11 @@ def register_adapters(settings: Settings, console: bool) -> None:
 
 
 def load_plugins() -> None:
-    from bot import inbound, privacy
+    from bot import inbound, intake, privacy
 
     event_preprocessor(_ignore_self_and_system)
     inbound.install()  # our own log line (never the text), over-long commands refused
+    intake.install()  # bounded intake + an answer when a handler fails
     privacy.install()
     for name in PLUGINS:
         nonebot.load_plugin(name)

@@ -60,6 +60,14 @@ def account_of(bot: Bot, event: Event) -> str | None:
         return None
 
 
+def is_own_or_system(bot: Bot, event: Event) -> bool:
+    """A message from the bot itself or a platform system account: never answered."""
+    account = account_of(bot, event)
+    if account is None:
+        return False
+    return account in SYSTEM_ACCOUNTS or account.split(":", 1)[1] == bot.self_id
+
+
 def group_of(bot: Bot, event: Event) -> str | None:
     """The platform group id of a group message, None for private chats."""
     platform = platform_of(bot)

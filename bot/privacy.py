@@ -11,6 +11,8 @@ is in it is unknown, so only `/帮助` and `/绑定群` run there, with a hint.
 
 from __future__ import annotations
 
+import logging
+
 from nonebot.adapters import Bot, Event
 from nonebot.exception import IgnoredException
 from nonebot.message import run_preprocessor
@@ -19,6 +21,8 @@ from nonebot.typing import T_State
 from bot.platforms import group_of, platform_of
 from bot.runtime import current_runtime
 from storage.repo import group_binding
+
+log = logging.getLogger("gridbot.privacy")
 
 # Commands whose answers are public or about the group itself.
 SAFE_IN_RESIDENT_GROUPS = frozenset({"帮助", "help", "菜单", "绑定群", "解绑群"})
@@ -35,8 +39,16 @@ async def resident_guard(bot: Bot, event: Event, state: T_State) -> None:
     if gid is None:
         return
     runtime = current_runtime()
-    async with runtime.db.read() as s:
-        group = await group_binding(s, platform_of(bot), gid)
+    try:
+        async with runtime.db.read() as s:
+            group = await group_binding(s, platform_of(bot), gid)
+    except Exception:
+        # NoneBot would log this and drop the command without a word: answer it.
+        log.exception("privacy gate: cannot read the group binding")
+        from bot.intake import FAILED_TEMPLATE, answer
+
+        await answer(bot, event, FAILED_TEMPLATE, command=command[0])
+        raise IgnoredException("privacy gate failed") from None
     from bot.reply import reply_template
 
     if group is None:

@@ -61,7 +61,7 @@ class Settings(BaseModel):
     # Bounded intake (bot.intake): commands handled at once, commands waiting for a
     # turn, and the longest wait (seconds) before a new command is answered "busy".
     intake_max_inflight: int = Field(8, alias="gridbot_intake_max_inflight", ge=1)
-    intake_max_waiting: int = Field(64, alias="gridbot_intake_max_waiting", ge=0)
+    intake_max_waiting: int = Field(32, alias="gridbot_intake_max_waiting", ge=0)
     intake_max_wait_s: float = Field(5.0, alias="gridbot_intake_max_wait", gt=0)
     # Set to start the Wechaty adapter (its other settings are read by the adapter).
     wechaty_endpoint: str | None = None

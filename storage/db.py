@@ -1,9 +1,21 @@
-"""Async SQLite engine with the production pragmas and explicit write transactions."""
+"""Async SQLite engine with the production pragmas and explicit write transactions.
+
+Writes are serialised inside the process: `Database.write()` waits its turn in
+one FIFO queue (an `asyncio.Lock`, which wakes waiters in arrival order) and
+only then checks out a connection and issues `BEGIN IMMEDIATE`. Pooled
+connections racing for SQLite's file lock turned a slow moment into
+"database is locked" once `busy_timeout` ran out; a queue in the process
+cannot time out that way, and a waiting writer holds no pooled connection that
+readers could use. `busy_timeout` stays for *other* processes (`gridbot import`,
+a second bot in standby). Reads stay concurrent (WAL).
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 from sqlalchemy import event
@@ -12,7 +24,28 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 BUSY_TIMEOUT_MS = 10_000
+# How long a writer waits for its turn in the queue before giving up loudly: far
+# beyond any transaction the bot runs, so it only fires when one is stuck.
+WRITE_QUEUE_TIMEOUT_S = 60.0
 _IMMEDIATE = "gridbot_immediate"
+
+# Write transactions committed in the current task's context (a task's children
+# inherit a copy). bot.intake compares it before and after a failed handler to
+# tell "nothing was recorded" from "something may have been".
+_commits: ContextVar[int] = ContextVar("gridbot_db_commits", default=0)
+
+
+def commits_in_context() -> int:
+    return _commits.get()
+
+
+class NestedWriteError(RuntimeError):
+    """`db.write()` inside another `db.write()` of the same task: it would wait
+    for itself forever. Pass the open session down instead."""
+
+
+class WriteQueueTimeout(RuntimeError):
+    """A writer waited longer than `write_timeout` for its turn."""
 
 
 def _install_pragmas(engine: AsyncEngine) -> None:
@@ -51,15 +84,34 @@ def db_path(url: str) -> Path | None:
 
 
 class Database:
-    """Owns the engine; hands out read sessions and write transactions."""
+    """Owns the engine; hands out read sessions and (queued) write transactions."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, write_timeout: float | None = WRITE_QUEUE_TIMEOUT_S) -> None:
         self.url = url
+        self.write_timeout = write_timeout
         path = db_path(url)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
         self.engine = create_async_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
         _install_pragmas(self.engine)
+        self._write_lock: asyncio.Lock | None = None
+        self._lock_loop: asyncio.AbstractEventLoop | None = None
+        self._writer: asyncio.Task | None = None  # the task inside write(), if any
+
+    def _queue(self) -> asyncio.Lock:
+        # One queue per event loop: a CLI command or a test may run several loops
+        # one after the other over the same Database.
+        loop = asyncio.get_running_loop()
+        if self._write_lock is None or self._lock_loop is not loop:
+            self._write_lock, self._lock_loop = asyncio.Lock(), loop
+        return self._write_lock
+
+    @property
+    def writers_waiting(self) -> int:
+        """Writers queued behind the current one (for diagnostics and tests)."""
+        lock = self._write_lock
+        waiters = getattr(lock, "_waiters", None) if lock is not None else None
+        return sum(1 for w in waiters if not w.done()) if waiters else 0
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -68,15 +120,37 @@ class Database:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
-        """A BEGIN IMMEDIATE transaction: commits on success, rolls back on error."""
-        async with AsyncSession(self.engine, expire_on_commit=False) as session:
-            await session.connection(execution_options={_IMMEDIATE: True})
-            try:
-                yield session
-                await session.commit()
-            except BaseException:
-                await session.rollback()
-                raise
+        """A BEGIN IMMEDIATE transaction, taken in turn: commits on success, rolls
+        back on error. Never nest two in one task (NestedWriteError)."""
+        task = asyncio.current_task()
+        if task is not None and self._writer is task:
+            raise NestedWriteError(
+                "db.write() inside another db.write() of the same task would wait for "
+                "itself: pass the open session down instead"
+            )
+        queue = self._queue()
+        try:
+            async with asyncio.timeout(self.write_timeout):
+                await queue.acquire()
+        except TimeoutError:
+            raise WriteQueueTimeout(
+                f"waited {self.write_timeout:g} s for the write queue "
+                f"({self.writers_waiting} writers behind a stuck transaction?)"
+            ) from None
+        self._writer = task
+        try:
+            async with AsyncSession(self.engine, expire_on_commit=False) as session:
+                await session.connection(execution_options={_IMMEDIATE: True})
+                try:
+                    yield session
+                    await session.commit()
+                except BaseException:
+                    await session.rollback()
+                    raise
+            _commits.set(_commits.get() + 1)
+        finally:
+            self._writer = None
+            queue.release()
 
     async def dispose(self) -> None:
         await self.engine.dispose()

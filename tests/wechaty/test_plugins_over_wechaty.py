@@ -6,6 +6,7 @@ WeChat people through the TypeScript PuppetServer + mock puppet.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -127,9 +128,19 @@ async def _expect_one_push(gateway: Gateway, rt: Runtime, item_id: int) -> None:
     control = gateway.control()
     pushed = await control.wait_sent(lambda m: m["text"] == "停电期间的通知", timeout=10)
     assert pushed["conversationId"] == ROOM_ID
-    async with rt.db.read() as s:
-        item = await s.get(OutboxItem, item_id)
-    assert item.state == "sent"
+    # The outcome is recorded just after the gateway took it: wait for the row.
+    states: list[str] = []
+
+    async def recorded() -> bool:
+        async with rt.db.read() as s:
+            states.append((await s.get(OutboxItem, item_id)).state)
+        return states[-1] != "sending"
+
+    for _ in range(200):
+        if await recorded():
+            break
+        await asyncio.sleep(0.025)
+    assert states[-1] == "sent"
     sent = [m for m in await control.sent() if m["text"] == "停电期间的通知"]
     assert len(sent) == 1
 
