@@ -25,7 +25,8 @@ DATA = Path(__file__).with_name("data")
 # runs with the host clock moved to a leap day and a year end.
 TIME_MODULES = {
     "test_alerts", "test_assist", "test_broadcast_ack", "test_broadcast_ws",
-    "test_checkin_kill9", "test_checkin_outbox", "test_checkin_scheduler", "test_duties", "test_incidents", "test_outbox",
+    "test_checkin_kill9", "test_checkin_outbox", "test_checkin_scheduler", "test_duties",
+    "test_incidents", "test_outbox",
     "test_outbox_faults", "test_outbox_kill9", "test_parse", "test_policy", "test_quarantine",
     "test_reminders", "test_retention", "test_scheduler_core", "test_scheduler_process",
     "test_slogans", "test_webhook",
