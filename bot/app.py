@@ -64,6 +64,9 @@ def load_plugins() -> None:
     privacy.install()
     for name in PLUGINS:
         nonebot.load_plugin(name)
+    from bot import router
+
+    router.install()  # last: the plugins' declarations make its table
 
 
 def _redacted_logging(settings: Settings) -> None:

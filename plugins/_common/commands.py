@@ -6,23 +6,16 @@ a sender exactly those whose permission they hold.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from bot.kit import Command
 
-from nonebot.permission import Permission
-
-
-@dataclass(frozen=True)
-class CommandSpec:
-    name: str  # without the leading "/"
-    permission: Permission
-    usage: str  # template name under messages/templates/usage/
-    group: str = ""  # heading in /帮助
+# A declaration without a flow: the capability still answers through its own matcher.
+CommandSpec = Command
 
 
-def declared_commands() -> list[CommandSpec]:
+def declared_commands() -> list[Command]:
     import nonebot
 
-    specs: list[CommandSpec] = []
+    specs: list[Command] = []
     for plugin in sorted(nonebot.get_loaded_plugins(), key=lambda p: p.id_):
         meta = plugin.metadata
         if meta and isinstance(meta.extra, dict):

@@ -14,14 +14,13 @@ them.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
 
+from bot.kit import Out, Outcome, Sender
 from bot.platforms import Mention
 from bot.runtime import Runtime
 from messages.mask import scrub
 from plugins._common.parse import ParseError, parse_report, parse_when
 from plugins.checkin import export, notify, service, syntax, tally
-from plugins.checkin.notify import Out
 from plugins.checkin.service import CheckinError
 from storage.models import ChatGroup, CheckinRound
 from storage.places import leader_standing
@@ -35,27 +34,6 @@ from storage.repo import (
     scope_label,
     valid_account,
 )
-
-
-@dataclass(frozen=True)
-class Sender:
-    account: str
-    platform: str
-    group_id: str | None = None  # platform group id; None in a private chat
-    bot_id: str = ""
-    superuser: bool = False
-
-
-@dataclass
-class Outcome:
-    replies: list[Out]
-    private: list[tuple[str, Out]] = field(default_factory=list)  # (account, message)
-    # Said instead of ``replies`` when a private message could not be sent.
-    private_failed: Out | None = None
-
-    @property
-    def first(self) -> Out:
-        return self.replies[0]
 
 
 def _usage(name: str, **context) -> Outcome:

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.platforms import Mention
+from bot.kit import Out
 from bot.runtime import Runtime
 from plugins.checkin import service, tally
 from plugins.checkin.service import MissingUnit
@@ -30,15 +30,6 @@ log = logging.getLogger("gridbot.checkin")
 
 # A summary names at most this many missing units; the export has them all.
 SUMMARY_UNIT_LIMIT = 60
-
-
-@dataclass
-class Out:
-    """One message: a template, its context, and who it @-mentions."""
-
-    template: str
-    context: dict[str, Any] = field(default_factory=dict)
-    mentions: tuple[Mention, ...] = ()
 
 
 @dataclass

@@ -1,0 +1,136 @@
+"""The command kit: how a capability declares a command, and what its flow returns.
+
+A plugin lists its commands once, in ``PluginMetadata.extra["commands"]``:
+
+    Command("打卡", LEADER_PERM, "checkin_report", "排查打卡", flow=flows.report_cmd)
+
+``bot.router`` reads those declarations, recognises the command (NoneBot's
+command table), checks the declared permission once and calls the flow; ``/帮助``
+lists the same declarations. A flow is a plain async function
+
+    async def flow(rt: Runtime, sender: Sender, text: str) -> Outcome
+
+that parses ``text`` (what follows the command), calls service functions in a
+transaction and returns an ``Outcome``: replies (template + context + mentions)
+and private messages. It can be tested without a bot. Pushes to other chats are
+not part of the outcome: a flow queues them in the outbox in the transaction
+that decides them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from nonebot.adapters import Bot, Event
+from nonebot.permission import Permission
+
+from bot.platforms import Mention, account_of, group_of, platform_of
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
+
+log = logging.getLogger("gridbot.kit")
+
+
+@dataclass(frozen=True)
+class Sender:
+    account: str
+    platform: str
+    group_id: str | None = None  # platform group id; None in a private chat
+    bot_id: str = ""
+    superuser: bool = False
+
+
+@dataclass
+class Out:
+    """One message to render: a template, its context, who it @-mentions."""
+
+    template: str
+    context: dict[str, Any] = field(default_factory=dict)
+    mentions: tuple[Mention, ...] = ()
+
+
+@dataclass
+class Outcome:
+    replies: list[Out]
+    private: list[tuple[str, Out]] = field(default_factory=list)  # (account, message)
+    # Said instead of ``replies`` when a private message could not be sent.
+    private_failed: Out | None = None
+
+    @property
+    def first(self) -> Out:
+        return self.replies[0]
+
+
+Flow = Callable[["Runtime", Sender, str], Awaitable[Outcome]]
+
+
+@dataclass(frozen=True)
+class Command:
+    """One declared command. Without a ``flow`` it is only listed by ``/帮助`` (a
+    capability that still answers through its own matcher)."""
+
+    name: str  # without the leading "/"
+    permission: Permission
+    usage: str  # template name under messages/templates/usage/
+    group: str = ""  # heading in /帮助
+    flow: Flow | None = None
+    aliases: tuple[str, ...] = ()
+
+
+class CommandError(ValueError):
+    """A refusal with a code. Each capability's subclass names its error template,
+    which renders ``code`` and the context (``{% if code == "…" %}``)."""
+
+    template = "common/error"
+
+    def __init__(self, code: str, **context: Any) -> None:
+        super().__init__(code)
+        self.code = code
+        self.context = context
+
+
+def usage(name: str, **context: Any) -> Outcome:
+    """The command's usage reply (template ``usage/<name>``)."""
+    return Outcome([Out(f"usage/{name}", context)])
+
+
+def refusal(err: Exception) -> Outcome:
+    """The reply for a refused input: a ``CommandError`` by its template, a scope
+    that does not resolve (``storage.repo.ScopeError``) by ``common/scope_error``."""
+    if isinstance(err, CommandError):
+        return Outcome([Out(err.template, {"code": err.code, **err.context})])
+    code, value = getattr(err, "code", ""), getattr(err, "value", "")
+    return Outcome([Out("common/scope_error", {"code": code, "value": value})])
+
+
+def sender_of(bot: Bot, event: Event, rt: Runtime) -> Sender:
+    account = account_of(bot, event) or ""
+    return Sender(
+        account=account,
+        platform=platform_of(bot),
+        group_id=group_of(bot, event),
+        bot_id=bot.self_id,
+        superuser=account in rt.settings.superusers,
+    )
+
+
+async def deliver(bot: Bot, event: Event, rt: Runtime, outcome: Outcome) -> None:
+    """Private messages, then replies (the sender sees what was understood)."""
+    from bot.reply import reply_template
+
+    replies = outcome.replies
+    for account, out in outcome.private:
+        try:
+            await rt.delivery.to_account(
+                account, rt.renderer.render(out.template, **out.context)
+            )
+        except Exception as err:  # not a friend, bot offline, risk control
+            log.warning("private %s failed: %s", out.template, err.__class__.__name__)
+            replies = [outcome.private_failed] if outcome.private_failed else replies
+            break
+    for out in replies:
+        await reply_template(bot, event, out.template, out.mentions, **out.context)
