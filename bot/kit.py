@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("gridbot.kit")
 
 
+PermissionCheck = Callable[[Permission], Awaitable[bool]]
+
+
 @dataclass(frozen=True)
 class Sender:
     account: str
@@ -42,6 +45,18 @@ class Sender:
     group_id: str | None = None  # platform group id; None in a private chat
     bot_id: str = ""
     superuser: bool = False
+    # Set by the router: whether this sender holds a declared permission (/帮助
+    # lists only those). Tests building a Sender by hand may leave it unset.
+    checker: PermissionCheck | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def private(self) -> bool:
+        return self.group_id is None
+
+    async def allowed(self, permission: Permission) -> bool:
+        if self.superuser:
+            return True
+        return self.checker is not None and await self.checker(permission)
 
 
 @dataclass
@@ -109,12 +124,17 @@ def refusal(err: Exception) -> Outcome:
 
 def sender_of(bot: Bot, event: Event, rt: Runtime) -> Sender:
     account = account_of(bot, event) or ""
+
+    async def check(permission: Permission) -> bool:
+        return await permission(bot, event)
+
     return Sender(
         account=account,
         platform=platform_of(bot),
         group_id=group_of(bot, event),
         bot_id=bot.self_id,
         superuser=account in rt.settings.superusers,
+        checker=check,
     )
 
 
