@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -27,6 +27,7 @@ from bot.platforms import (
     send_to_user,
     split_account,
 )
+from bot.transport import MAX_MENTIONS_PER_MESSAGE, NotSent, SendFailed, chunk_mentions
 from storage.models import ChatGroup
 from storage.models_outbox import OutboxItem
 
@@ -35,25 +36,11 @@ if TYPE_CHECKING:
 
     from bot.outbox import Outbox
 
-MAX_MENTIONS_PER_MESSAGE = 20
 T = TypeVar("T")
 
 
 class DeliveryUnavailable(RuntimeError):
     """No connected bot can carry this message right now."""
-
-
-def chunk_mentions(
-    mentions: Iterable[T], size: int = MAX_MENTIONS_PER_MESSAGE
-) -> Iterator[tuple[T, ...]]:
-    batch: list[T] = []
-    for m in mentions:
-        batch.append(m)
-        if len(batch) == size:
-            yield tuple(batch)
-            batch = []
-    if batch:
-        yield tuple(batch)
 
 
 def batch_by_mentions(
@@ -201,7 +188,6 @@ class DeliveryTransport:
     async def send(self, item: OutboxItem) -> None:
         from nonebot.exception import ActionFailed, ApiNotAvailable
 
-        from bot.outbox import NotSent, SendFailed
 
         if item.target_kind == "webhook":
             if self.webhook is None:

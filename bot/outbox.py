@@ -29,13 +29,12 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
 
 from sqlalchemy import or_
 from sqlmodel import col, func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.delivery import chunk_mentions
+from bot.transport import NotSent, SendFailed, Transport, chunk_mentions
 from storage.db import Database
 from storage.models import AuditLog
 from storage.models_outbox import (
@@ -72,25 +71,6 @@ DEFAULT_PACING: dict[str, Pacing] = {
     "webhook": Pacing(interval=3.0, jitter=0.2, per_minute=20),
     "console": Pacing(interval=0.0, jitter=0.0, per_minute=600),
 }
-
-
-class NotSent(Exception):
-    """The message certainly did not leave (no connected bot): try again later."""
-
-
-class SendFailed(Exception):
-    """The platform refused the message; `code` is its error code if any."""
-
-    def __init__(self, code: int | None, message: str = "") -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
-
-
-class Transport(Protocol):
-    async def send(self, item: OutboxItem) -> None: ...
-
-    # Optional: ``ready(item) -> bool``, whether a send could start now.
 
 
 class Pacer:

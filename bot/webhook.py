@@ -69,7 +69,7 @@ class WebhookChannel:
         self.client = client or httpx.AsyncClient(timeout=timeout)
 
     async def send(self, item: OutboxItem) -> None:
-        from bot.outbox import NotSent, SendFailed
+        from bot.transport import NotSent, SendFailed
 
         body = {"msgtype": "text", "text": {"content": clip(item.text)}}
         try:

@@ -13,7 +13,7 @@ from jinja2 import FileSystemLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
 from messages.mask import mask_id, mask_name, mask_phone
-from storage.timeutil import fmt
+from ground.timeutil import fmt
 
 TEMPLATE_DIR = Path(__file__).with_name("templates")
 

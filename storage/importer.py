@@ -18,7 +18,7 @@ from pathlib import Path
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from plugins._common.parse import cn_to_int, normalize, parse_building
+from ground.grammar import cn_to_int, normalize, parse_building
 from storage.models import Building, Community, Grid, Person, RoleGrant, TeamMember, Unit
 from storage.repo import (
     ADMIN,

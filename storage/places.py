@@ -38,7 +38,7 @@ from storage.repo import (
 from storage.timeutil import as_utc
 
 if TYPE_CHECKING:
-    from plugins._common.parse import ScopeExpr
+    from ground.grammar import ScopeExpr
 
 # Which bound groups are "closer" to a unit: a grid's work group beats the community's.
 SPECIFICITY = {"unit": 4, "building": 3, "grid": 2, "community": 1, "all": 0}
