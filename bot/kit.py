@@ -108,6 +108,18 @@ class CommandError(ValueError):
         self.context = context
 
 
+def declared_commands() -> list[Command]:
+    """Every loaded plugin's ``extra["commands"]``, in plugin order."""
+    import nonebot
+
+    found: list[Command] = []
+    for plugin in sorted(nonebot.get_loaded_plugins(), key=lambda p: p.id_):
+        meta = plugin.metadata
+        if meta and isinstance(meta.extra, dict):
+            found.extend(meta.extra.get("commands", []))
+    return found
+
+
 def usage(name: str, **context: Any) -> Outcome:
     """The command's usage reply (template ``usage/<name>``)."""
     return Outcome([Out(f"usage/{name}", context)])

@@ -23,7 +23,7 @@ from nonebot.matcher import Matcher
 from nonebot.rule import TRIE_VALUE, Rule, TrieRule
 from nonebot.typing import T_State
 
-from bot.kit import Command, deliver, sender_of
+from bot.kit import Command, declared_commands, deliver, sender_of
 from bot.runtime import current_runtime
 
 ROUTER_PRIORITY = 10
@@ -31,8 +31,6 @@ ROUTER_PRIORITY = 10
 
 def routed_commands() -> dict[tuple[str, ...], Command]:
     """Every loaded plugin's commands that have a flow, by name and alias."""
-    from plugins._common.commands import declared_commands
-
     table: dict[tuple[str, ...], Command] = {}
     for command in declared_commands():
         if getattr(command, "flow", None) is None:
