@@ -158,6 +158,17 @@ async def add_item(
     return item
 
 
+async def settle_in(session: AsyncSession, item: ScheduledItem) -> None:
+    """Mark a running item done in the handler's own write transaction, with the
+    pushes it queued: a crash after that commit cannot leave it "interrupted"
+    (reported to staff as maybe-sent) when its messages are safely in the outbox."""
+    await session.exec(
+        update(ScheduledItem)
+        .where(col(ScheduledItem.id) == item.id, col(ScheduledItem.state) == ITEM_CLAIMED)
+        .values(state=ITEM_DONE)
+    )
+
+
 async def cancel_items(
     session: AsyncSession, kinds: Iterable[str], ref_id: int
 ) -> list[ScheduledItem]:

@@ -12,8 +12,8 @@ from typing import Any
 from jinja2 import FileSystemLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
-from messages.mask import mask_id, mask_name, mask_phone
 from ground.timeutil import fmt
+from messages.mask import mask_id, mask_name, mask_phone
 
 TEMPLATE_DIR = Path(__file__).with_name("templates")
 

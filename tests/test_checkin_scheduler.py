@@ -286,3 +286,34 @@ def test_loaded_plugins_declare_the_checkin_kinds() -> None:
     for kind in ("checkin.remind", "checkin.deadline", "checkin.daily_open"):
         assert hooks.handlers[kind] is jobs.HOOKS.handlers[kind]
     assert jobs.ensure_daily in hooks.on_start
+
+
+async def test_a_reminder_is_settled_with_the_pushes_it_queued(
+    peer: OneBotPeer, street: Runtime
+) -> None:
+    """The item turns done in the handler's own transaction: a crash right after
+    it cannot make a restart report the reminder as interrupted (maybe sent)."""
+    from plugins.checkin import jobs
+    from storage.models_outbox import OutboxItem
+
+    await peer.ask(STAFF, "/绑定群 幸福社区/第一网格 工作群", group_id=WORK)
+    sched = Scheduler.from_hooks(street, jobs.HOOKS)
+    street.scheduler = sched
+    await sched.start()
+    try:
+        from bot.app import attach_outbox
+
+        attach_outbox(street)  # attached, not started: pushes stay queued
+        opened = await open_round(street, 2)
+        remind = opened.items[0]
+        async with street.db.write() as s:  # as _fire leaves it while the handler runs
+            row = await s.get(ScheduledItem, remind.id)
+            row.state = "claimed"
+            s.add(row)
+        await jobs.on_remind(street, row)
+        async with street.db.read() as s:
+            assert (await s.get(ScheduledItem, remind.id)).state == "done"
+            queued = (await s.exec(select(OutboxItem))).all()
+        assert queued and all(q.text.startswith("【排查提醒】") for q in queued)
+    finally:
+        await sched.stop()

@@ -17,7 +17,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.runtime import Runtime
-from bot.scheduler import Scheduler, SchedulerHooks, add_item
+from bot.scheduler import Scheduler, SchedulerHooks, add_item, settle_in
 from plugins.checkin import notify, service
 from plugins.checkin.service import KIND_DAILY, KIND_DEADLINE, KIND_REMIND, CheckinError
 from storage.models import CheckinRound, RecurringRound, ScheduledItem
@@ -43,6 +43,7 @@ async def on_remind(rt: Runtime, item: ScheduledItem) -> None:
             log.warning("round #%s: %d unreported units have no work group",
                         rnd.id, len(chase.orphans))
         await notify.queue(rt, s, chase.pushes, source=notify.source_of(rnd.id))
+        await settle_in(s, item)
 
 
 async def on_deadline(rt: Runtime, item: ScheduledItem) -> None:
@@ -58,6 +59,7 @@ async def on_deadline(rt: Runtime, item: ScheduledItem) -> None:
         # an ad-hoc round stays open for late reports until staff /结束 it.
         if rnd.recurring_id is not None:
             cancelled = await service.close_round(s, rnd, actor=SCHEDULER_ACTOR, now=rt.now())
+        await settle_in(s, item)
     if rt.scheduler is not None:
         rt.scheduler.disarm(cancelled)
 
