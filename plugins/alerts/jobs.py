@@ -18,10 +18,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.runtime import Runtime
 from bot.scheduler import SchedulerHooks, as_utc
+from plugins._common import targets
+from plugins._common.push import push
 from plugins.alerts import service
 from plugins.alerts.service import KIND_ACK_DEADLINE, KIND_ACK_REMIND, KIND_ROUND_DEADLINE
-from plugins.reminders import targets
-from plugins.reminders.push import push
 from storage.models import ScheduledItem
 from storage.models_deadlines import Alert
 

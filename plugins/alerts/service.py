@@ -23,11 +23,12 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.kit import CommandError
 from bot.scheduler import add_item, as_utc, cancel_items
+from plugins._common import targets
 from plugins._common.parse import normalize, parse_building, parse_unit
 from plugins.checkin import service as checkin
 from plugins.checkin.service import CheckinError
-from plugins.reminders import targets
 from storage.models import ChatGroup, CheckinRound, CheckinRoundUnit, ScheduledItem
 from storage.models_deadlines import Alert, AlertAck
 from storage.repo import ALL, audit
@@ -50,11 +51,8 @@ _HAS_LETTER_RE = re.compile(r"[^\W\d_]")
 _NUMBER_RE = re.compile(r"#?\s?([0-9]{1,9})")
 
 
-class AlertError(ValueError):
-    def __init__(self, code: str, **context) -> None:
-        super().__init__(code)
-        self.code = code
-        self.context = context
+class AlertError(CommandError):
+    template = "alerts/error"
 
 
 def round_title(region: str) -> str:

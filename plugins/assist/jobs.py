@@ -9,10 +9,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.runtime import Runtime
 from bot.scheduler import SchedulerHooks, as_utc
+from plugins._common import targets
+from plugins._common.push import push
 from plugins.assist import service
 from plugins.assist.service import KIND_OVERDUE, KIND_REMIND
-from plugins.reminders import targets
-from plugins.reminders.push import push
 from storage.models import ScheduledItem
 from storage.models_deadlines import ASSIST_OPEN, AssistTask
 

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.kit import CommandError
 from bot.scheduler import add_item, as_utc, cancel_items
 from messages.mask import scrub
 from plugins._common.parse import normalize
@@ -40,11 +41,8 @@ _LETTER_RE = re.compile(r"[\w\-〔〕\[\]()#·./]+")
 _ZERO_WIDTH_RE = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
 
 
-class AssistError(ValueError):
-    def __init__(self, code: str, **context) -> None:
-        super().__init__(code)
-        self.code = code
-        self.context = context
+class AssistError(CommandError):
+    template = "assist/error"
 
 
 # --- syntax ------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.delivery import batch_by_mentions
+from bot.kit import CommandError
 from bot.platforms import Mention, mentions_of
 from bot.scheduler import add_item, as_utc, cancel_items
 from bot.settings import Settings
@@ -45,11 +46,8 @@ LIST_LIMIT = 30
 ANNOUNCE_BUILDINGS = 40  # an announcement lists at most this many buildings
 
 
-class DutyError(ValueError):
-    def __init__(self, code: str, **context) -> None:
-        super().__init__(code)
-        self.code = code
-        self.context = context
+class DutyError(CommandError):
+    template = "duties/error"
 
 
 def chase_hours(settings: Settings) -> float:

@@ -18,12 +18,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.runtime import Runtime
 from bot.scheduler import MissedItem, Scheduler, SchedulerHooks
-from plugins.reminders import service, targets
-from plugins.reminders.push import push
+from plugins._common import targets
+from plugins._common.push import push
+from plugins.reminders import service
 from plugins.reminders.service import KIND_DAILY, KIND_DUE
-from plugins.roster.service import group_binding
 from storage.models import ChatGroup, ScheduledItem
 from storage.models_deadlines import REMINDER_ACTIVE, REMINDER_SENT, Reminder
+from storage.repo import group_binding
 
 log = logging.getLogger("gridbot.reminders")
 MISSED_SOURCE = "scheduler:missed"

@@ -14,6 +14,7 @@ from sqlalchemy import exists, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.kit import CommandError
 from bot.scheduler import (
     Recurrence,
     add_item,
@@ -23,7 +24,7 @@ from bot.scheduler import (
     ensure_recurring,
 )
 from messages.mask import scrub
-from plugins.reminders.targets import group_label
+from plugins._common.targets import group_label
 from storage.models import ChatGroup, ScheduledItem
 from storage.models_checkin import ITEM_PENDING
 from storage.models_deadlines import (
@@ -42,11 +43,8 @@ LIST_LIMIT = 20
 PREVIEW_LENGTH = 30  # how much of a reminder a list or a staff report quotes
 
 
-class ReminderError(ValueError):
-    def __init__(self, code: str, **context) -> None:
-        super().__init__(code)
-        self.code = code
-        self.context = context
+class ReminderError(CommandError):
+    template = "reminders/error"
 
 
 @dataclass(frozen=True)

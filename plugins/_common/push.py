@@ -12,7 +12,7 @@ import logging
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.runtime import Runtime
-from plugins.reminders.targets import Targets
+from plugins._common.targets import Targets
 
 log = logging.getLogger("gridbot.reminders")
 

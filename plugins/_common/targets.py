@@ -1,9 +1,7 @@
 """Where deadline messages go: team groups, work groups, staff.
 
-Shared by the three deadline plugins (reminders, alerts, assist). It lives in
-this plugin because ``plugins.reminders`` is loaded before the other two
-(bot/app.py PLUGINS); importing a plugin package before NoneBot loads it would
-break it.
+Shared by the three deadline plugins (reminders, alerts, assist); it lives in
+``plugins._common`` so that none of them imports another.
 
 Plain async functions over a session; no bot, no templates. The place-independent
 parts (group levels, team members' accounts) come from ``storage.places``.
