@@ -2,7 +2,7 @@
 
 Shared by the plugins that route messages by where a unit sits in the tree
 (checkin, quarantine, incidents, duties) and by the deadline plugins' target
-helpers (plugins.reminders.targets). Plain async functions over a session and
+helpers (plugins._common.targets). Plain async functions over a session and
 pure helpers; no bot, no templates, no plugin imports.
 """
 
