@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.kit import CommandError
 from storage.models import (
     Account,
     AuditLog,
@@ -55,11 +56,8 @@ _CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 6
 
 
-class RosterError(ValueError):
-    def __init__(self, code: str, **context) -> None:
-        super().__init__(code)
-        self.code = code
-        self.context = context
+class RosterError(CommandError):
+    template = "roster/error"
 
 
 # --- groups -----------------------------------------------------------------

@@ -12,11 +12,11 @@ import logging
 
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler, SchedulerHooks, add_item, as_utc
-from plugins.broadcast.service import quiet_until
 from plugins.slogans import service
 from plugins.slogans.service import KIND_ROTATE
 from storage.models import ScheduledItem
 from storage.models_publicity import SloganTime
+from storage.timeutil import local
 
 log = logging.getLogger("gridbot.slogans")
 
@@ -30,7 +30,8 @@ async def on_rotate(rt: Runtime, item: ScheduledItem) -> None:
         following = await add_item(
             s, KIND_ROTATE, item.ref_id, service.next_occurrence(item.ref_id, after)
         )
-        if quiet_until(now, rt.settings.quiet_hours) is not None:
+        clock = local(now)
+        if service.in_quiet_hours(clock.hour * 60 + clock.minute, rt.settings.quiet_hours):
             # Times are checked against quiet hours when set; the setting may have changed since.
             log.warning("slogan rotation at %s skipped: quiet hours", service.hhmm(item.ref_id))
             plan = []

@@ -14,6 +14,7 @@ from datetime import datetime, time, timedelta
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.kit import CommandError
 from bot.scheduler import add_item, as_utc, cancel_items
 from plugins._common.parse import normalize
 from storage.models import ChatGroup, ScheduledItem
@@ -29,11 +30,8 @@ MAX_TIMES = 6
 PRIORITY = -1
 
 
-class SloganError(ValueError):
-    def __init__(self, code: str, **context) -> None:
-        super().__init__(code)
-        self.code = code
-        self.context = context
+class SloganError(CommandError):
+    template = "slogans/error"
 
 
 # --- syntax ------------------------------------------------------------------------------

@@ -1,0 +1,242 @@
+"""What each roster command does, from its argument text to what is said.
+
+Each flow takes the runtime, the sender and the text after the command and
+returns an ``Outcome`` (see ``bot.kit``); ``bot.router`` checks the declared
+permission first. The one push to other chats (the rebind notice) is queued in
+the outbox inside the transaction that moves the binding.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.kit import Out, Outcome, Sender, refusal, usage
+from bot.runtime import Runtime
+from plugins._common.commands import declared_commands
+from plugins._common.parse import parse_scope, parse_unit, parse_when
+from plugins.roster import service
+from plugins.roster.service import RosterError
+from plugins.roster.syntax import parse_appoint, parse_code, parse_two, tokens
+from storage.repo import ScopeError, group_binding, resolve_scope, units_in
+
+
+def _reply(template: str, **context) -> Outcome:
+    return Outcome([Out(template, context)])
+
+
+async def group_base(rt: Runtime, sender: Sender) -> tuple[str, int] | None:
+    """The scope of the group the command was typed in, for relative names."""
+    if sender.group_id is None:
+        return None
+    async with rt.db.read() as s:
+        g = await group_binding(s, sender.platform, sender.group_id)
+    return (g.scope_kind, g.scope_id) if g else None
+
+
+# --- /帮助 /我的信息 ---------------------------------------------------------------------------
+
+
+async def help_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
+    lines = [
+        {"name": spec.name, "line": rt.renderer.render(f"usage/{spec.usage}").splitlines()[0]}
+        # Everyone's basics first, then each capability's commands.
+        for spec in sorted(declared_commands(), key=lambda c: c.group != "基础")
+        if await sender.allowed(spec.permission)
+    ]
+    return _reply("roster/help", commands=lines)
+
+
+async def info_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
+    async with rt.db.read() as s:
+        info = await service.my_info(s, sender.account, rt.now())
+    return _reply("roster/myinfo", info=info, superuser=sender.superuser)
+
+
+# --- /绑定群 /解绑群 ---------------------------------------------------------------------------
+
+
+async def bind_group_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
+    if sender.group_id is None:
+        return _reply("common/group_only")
+    parsed = parse_two(text)
+    expr = parse_scope(parsed[0]) if parsed else None
+    if parsed is None or expr is None:
+        return usage("bind_group")
+    try:
+        async with rt.db.write() as s:
+            scope = await resolve_scope(s, expr)
+            group = await service.bind_group(
+                s, actor=sender.account, platform=sender.platform,
+                group_id=sender.group_id, bot_id=sender.bot_id, scope=scope,
+                kind_word=parsed[1],
+            )
+            units = await units_in(s, scope)
+    except (RosterError, ScopeError) as err:
+        return refusal(err)
+    return _reply(
+        "roster/bind_group_ok", scope=scope.label,
+        kind=service.KIND_LABELS[group.kind], team=group.team, units=len(units),
+    )
+
+
+async def unbind_group_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
+    if sender.group_id is None:
+        return _reply("common/group_only")
+    if tokens(text):
+        return usage("unbind_group")
+    try:
+        async with rt.db.write() as s:
+            await service.unbind_group(
+                s, actor=sender.account, platform=sender.platform, group_id=sender.group_id
+            )
+    except RosterError as err:
+        return refusal(err)
+    return _reply("roster/unbind_group_ok")
+
+
+# --- /任命 /撤销 -------------------------------------------------------------------------------
+
+
+async def appoint_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
+    parsed = parse_appoint(text)
+    if parsed is None:
+        return usage("appoint")
+    expires = None
+    if parsed.until is not None:
+        expires = parse_when(parsed.until, rt.now())
+        if expires is None:
+            return usage("appoint")
+    expr = None
+    if parsed.scope is not None:
+        expr = parse_scope(parsed.scope)
+        if expr is None:
+            return usage("appoint")
+    base = await group_base(rt, sender)
+    try:
+        async with rt.db.write() as s:
+            scope = await resolve_scope(s, expr, base) if expr is not None else None
+            result = await service.appoint(
+                s, actor=sender.account, account=parsed.account,
+                role=parsed.role, scope=scope, expires_at=expires, now=rt.now(),
+            )
+    except (RosterError, ScopeError) as err:
+        return refusal(err)
+    return _reply("roster/appoint_ok", a=result)
+
+
+async def revoke_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
+    parsed = parse_two(text)
+    if parsed is None:
+        return usage("revoke")
+    try:
+        async with rt.db.write() as s:
+            n = await service.revoke(s, actor=sender.account, account=parsed[0], role=parsed[1])
+    except RosterError as err:
+        return refusal(err)
+    return _reply("roster/revoke_ok", account=parsed[0], role=parsed[1], n=n)
+
+
+# --- /邀请 /绑定 -------------------------------------------------------------------------------
+
+
+async def invite_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
+    if sender.group_id is not None:
+        # A code shown in a group is anyone's: bystanders have redeemed them.
+        return _reply("roster/private_only", command="邀请")
+    parsed = parse_two(text)
+    if parsed is None:
+        return usage("invite")
+    target, role = parsed
+    unit_ref = parse_unit(target)
+    try:
+        async with rt.db.write() as s:
+            unit = None
+            if unit_ref is not None:
+                expr = parse_scope(str(unit_ref))
+                scope = await resolve_scope(s, expr, None)
+                unit = (await units_in(s, scope))[0]
+            inviter = await service.inviter_of(
+                s, sender.account, rt.now(), rt.settings.superusers
+            )
+            result = await service.create_invite(
+                s, inviter=inviter, role=role, unit=unit,
+                name=None if unit else target,
+                ttl=timedelta(hours=rt.settings.invite_ttl_hours), now=rt.now(),
+                superusers=rt.settings.superusers,
+            )
+    except (RosterError, ScopeError) as err:
+        return refusal(err)
+    return _reply("roster/invite_ok", i=result)
+
+
+async def redeem_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
+    code = parse_code(text)
+    account = sender.account
+    if code is None or not account:
+        return usage("redeem")
+    now = rt.now()
+    failed: RosterError | None = None
+    async with rt.db.write() as s:
+        if await service.redeem_locked(s, account, now):
+            failed = RosterError("redeem_locked", minutes=service.REDEEM_WINDOW_MINUTES)
+            await service.record_redeem_failure(s, account, failed.code, now)
+        else:
+            try:
+                result = await service.redeem(s, account=account, code=code, now=now)
+            except RosterError as err:
+                # Recorded (and so counted) in this transaction; redeem writes nothing
+                # before its checks pass.
+                await service.record_redeem_failure(s, account, err.code, now)
+                failed = err
+            else:
+                await _tell_rebound(rt, s, account, result)
+    if failed is not None:
+        return refusal(failed)
+    return _reply("roster/redeem_ok", r=result)
+
+
+async def _tell_rebound(rt: Runtime, s, account: str, result: service.Redemption) -> None:
+    """The account losing a binding, and the superusers, hear of it in the same
+    transaction that moves it: nobody is silently replaced."""
+    if not result.rebound_from:
+        return
+    text = rt.renderer.render("roster/rebind_notice", r=result, new_account=account)
+    for old in [*result.rebound_from, *sorted(rt.settings.superusers)]:
+        await rt.delivery.to_account(old, text, session=s, source="roster:rebind", priority=1)
+
+
+# --- /绑定推送 /解绑推送 -----------------------------------------------------------------------
+
+
+async def bind_webhook_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
+    from bot.webhook import mask_url
+
+    if sender.group_id is not None:
+        # The key lets anyone post to the resident group; it is now in this chat.
+        return _reply("roster/webhook_in_group")
+    parsed = parse_two(text)
+    expr = parse_scope(parsed[0]) if parsed else None
+    if parsed is None or expr is None:
+        return usage("bind_webhook")
+    try:
+        async with rt.db.write() as s:
+            scope = await resolve_scope(s, expr)
+            await service.bind_webhook(
+                s, actor=sender.account, url=parsed[1], scope=scope,
+                allowed_hosts=rt.settings.webhook_hosts,
+            )
+    except (RosterError, ScopeError) as err:
+        return refusal(err)
+    return _reply("roster/bind_webhook_ok", scope=scope.label, url=mask_url(parsed[1]))
+
+
+async def unbind_webhook_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
+    parts = tokens(text)
+    if len(parts) != 1:
+        return usage("unbind_webhook")
+    try:
+        async with rt.db.write() as s:
+            await service.unbind_webhook(s, actor=sender.account, url=parts[0])
+    except RosterError as err:
+        return refusal(err)
+    return _reply("roster/unbind_group_ok")
