@@ -9,7 +9,7 @@ NODE_STAMP := tests/wechaty/node_modules/.installed-stamp
 # Time travel: the suite again with the whole process tree's clock moved (libfaketime).
 # The whole suite at one instant, the `time` subset at the others (Asia/Shanghai).
 TT_FULL := 2027-06-15 02:30:00
-TT_SUBSET := 2028-02-29 23:59:30|2026-12-31 23:59:50
+TT_SUBSET := '2028-02-29 23:59:30' '2026-12-31 23:59:50'
 PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider
 
 .PHONY: install node faketime run test test-now time-travel lint bench clean
@@ -63,7 +63,7 @@ ifdef AT
 		FAKETIME_DONT_RESET=1 faketime -f "@$$at" $(PYTEST) $(ONLY)'
 else
 	$(MAKE) --no-print-directory time-travel AT='$(TT_FULL)'
-	@IFS='|'; for at in $(TT_SUBSET); do \
+	@for at in $(TT_SUBSET); do \
 		$(MAKE) --no-print-directory time-travel AT="$$at" ONLY='-m time' || exit 1; done
 endif
 
