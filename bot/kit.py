@@ -94,6 +94,9 @@ class Command:
     group: str = ""  # heading in /帮助
     flow: Flow | None = None
     aliases: tuple[str, ...] = ()
+    # Personal data: typed in a group, anyone gets a pointer to the private chat
+    # (``common/private_only``) before any permission check, parse or write.
+    private_only: bool = False
 
 
 class CommandError(ValueError):

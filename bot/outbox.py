@@ -99,6 +99,14 @@ class Pacer:
         self.recent.append(now)
         self.next_gap = self.pacing.interval + self.rng.uniform(0, self.pacing.jitter)
 
+    def sent(self, now: float) -> None:
+        """The send recorded last is done. The rate window counts it from now: the
+        receiver counts it on arrival, which can be later than its slot (a claim
+        waiting for the write lock, a first connection), and a send counted early
+        lets the one a window later arrive inside the receiver's window."""
+        if self.recent:
+            self.recent[-1] = max(self.recent[-1], now)
+
 
 @dataclass
 class QueueState:
@@ -415,6 +423,7 @@ class Outbox:
         state.pacer.record(slot)
         try:
             await self.transport.send(item)
+            state.pacer.sent(self.clock())
         except NotSent as err:
             await self._unclaim(item)
             log.info("queue %s: no connected bot (%s), waiting", key, err)

@@ -24,6 +24,8 @@ from nonebot.rule import TRIE_VALUE, Rule, TrieRule
 from nonebot.typing import T_State
 
 from bot.kit import Command, declared_commands, deliver, sender_of
+from bot.platforms import group_of
+from bot.reply import reply_template
 from bot.runtime import current_runtime
 
 ROUTER_PRIORITY = 10
@@ -60,9 +62,10 @@ def install() -> type[Matcher]:
     async def _dispatch(bot: Bot, event: Event, state: T_State) -> None:
         prefix = state[PREFIX_KEY]
         command = table[prefix[CMD_KEY]]
+        if command.private_only and group_of(bot, event) is not None:
+            await reply_template(bot, event, "common/private_only")
+            return
         if not await command.permission(bot, event):
-            from bot.reply import reply_template
-
             await reply_template(bot, event, "common/refused")
             return
         arg = prefix.get(CMD_ARG_KEY)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.kit import CommandError
 from storage.models import ChatGroup
 from storage.models_broadcast import (
     BC_CANCELLED,
@@ -38,11 +39,8 @@ URGENT_PRIORITY = 10
 REPORT_PRIORITY = 20
 
 
-class BroadcastError(ValueError):
-    def __init__(self, code: str, **context) -> None:
-        super().__init__(code)
-        self.code = code
-        self.context = context
+class BroadcastError(CommandError):
+    template = "broadcast/error"
 
 
 # --- targets -----------------------------------------------------------------

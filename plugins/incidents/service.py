@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.kit import CommandError
 from bot.scheduler import add_item, as_utc, cancel_items
 from bot.settings import Settings
 from messages.mask import scrub
@@ -38,11 +39,8 @@ COORDINATION_TEAM = "综合协调组"
 LIST_LIMIT = 30
 
 
-class IncidentError(ValueError):
-    def __init__(self, code: str, **context) -> None:
-        super().__init__(code)
-        self.code = code
-        self.context = context
+class IncidentError(CommandError):
+    template = "incidents/error"
 
 
 def escalate_minutes(settings: Settings) -> int:

@@ -14,6 +14,7 @@ from sqlalchemy import func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.kit import CommandError
 from bot.scheduler import add_item, as_utc
 from plugins._common.parse import normalize
 from plugins.broadcast.service import quiet_until
@@ -28,11 +29,8 @@ MAX_BODY = 3000
 LIST_LIMIT = 10
 
 
-class PolicyError(ValueError):
-    def __init__(self, code: str, **context) -> None:
-        super().__init__(code)
-        self.code = code
-        self.context = context
+class PolicyError(CommandError):
+    template = "policy/error"
 
 
 # --- syntax ------------------------------------------------------------------------------

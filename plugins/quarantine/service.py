@@ -20,6 +20,7 @@ from datetime import date, datetime, time, timedelta
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.kit import CommandError
 from bot.scheduler import add_item, as_utc, cancel_items
 from bot.settings import Settings
 from messages.mask import mask_name, scrub
@@ -50,11 +51,8 @@ LIST_LIMIT = 50
 # Defaults of the settings this plugin reads (bot.settings may define them).
 
 
-class QuarantineError(ValueError):
-    def __init__(self, code: str, **context) -> None:
-        super().__init__(code)
-        self.code = code
-        self.context = context
+class QuarantineError(CommandError):
+    template = "quarantine/error"
 
 
 # --- settings --------------------------------------------------------------------------------

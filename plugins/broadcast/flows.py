@@ -1,0 +1,108 @@
+"""What each broadcast command does, from its argument text to what is said.
+
+Each flow takes the runtime, the sender and the raw argument text and returns an
+``Outcome``. The deliveries of a confirmed broadcast are queued in the outbox in
+the transaction that confirms it; the ack chase is armed after the commit.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.kit import Out, Outcome, Sender, refusal, usage
+from bot.runtime import Runtime
+from bot.scheduler import cancel_items
+from plugins._common.parse import parse_scope
+from plugins.broadcast import ack, service
+from plugins.broadcast.service import BroadcastError
+from storage.repo import ALL, ScopeError, group_binding, resolve_scope
+
+
+async def _group_base(rt: Runtime, sender: Sender) -> tuple[str, int] | None:
+    """The scope of the group the command was typed in, for relative names."""
+    if sender.group_id is None:
+        return None
+    async with rt.db.read() as s:
+        g = await group_binding(s, sender.platform, sender.group_id)
+    return (g.scope_kind, g.scope_id) if g else None
+
+
+async def _preview(rt: Runtime, sender: Sender, raw: str, urgent: bool) -> Outcome:
+    name = "urgent_broadcast" if urgent else "broadcast"
+    parsed = service.parse_broadcast(raw)
+    if parsed is None:
+        return usage(name)
+    expr = None
+    if parsed.scope is not None:
+        expr = parse_scope(parsed.scope)
+        if expr is None:
+            return usage(name)
+    base = await _group_base(rt, sender)
+    try:
+        async with rt.db.write() as s:
+            scope = await resolve_scope(s, expr, base) if expr is not None else ALL
+            preview = await service.create_preview(
+                s, actor=sender.account, scope=scope, text=parsed.text,
+                urgent=urgent, ack=parsed.ack, now=rt.now(), quiet=rt.settings.quiet_hours,
+                duplicate_window=timedelta(seconds=rt.settings.duplicate_window_s),
+                pacing=rt.settings.pacing_table(),
+            )
+    except (BroadcastError, ScopeError) as err:
+        return refusal(err)
+    return Outcome([Out("broadcast/preview", {"p": preview})])
+
+
+async def broadcast_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
+    return await _preview(rt, sender, text, urgent=False)
+
+
+async def urgent_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
+    return await _preview(rt, sender, text, urgent=True)
+
+
+async def confirm_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
+    number = service.parse_number(text)
+    if number is None or rt.outbox is None:
+        return usage("confirm")
+    try:
+        async with rt.db.write() as s:
+            bc, n = await service.confirm(
+                s, rt.delivery, actor=sender.account, number=number, now=rt.now(),
+                quiet=rt.settings.quiet_hours, superuser=sender.superuser,
+            )
+            chase = await ack.schedule_chase(s, bc, rt.now(), rt.settings.ack_chase_minutes)
+    except BroadcastError as err:
+        return refusal(err)
+    if chase is not None and rt.scheduler is not None:  # else the next start arms it
+        rt.scheduler.arm(chase)
+    return Outcome([Out("broadcast/started", {"bc": bc, "n": n})])
+
+
+async def cancel_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
+    number = service.parse_number(text)
+    if number is None or rt.outbox is None:
+        return usage("cancel")
+    try:
+        async with rt.db.write() as s:
+            bc, stopped = await service.cancel(
+                s, rt.outbox, actor=sender.account, number=number, now=rt.now(),
+                superuser=sender.superuser,
+            )
+            dropped = await cancel_items(s, [ack.KIND_CHASE], number)
+    except BroadcastError as err:
+        return refusal(err)
+    if rt.scheduler is not None:
+        rt.scheduler.disarm(dropped)
+    return Outcome([Out("broadcast/cancelled", {"bc": bc, "stopped": stopped})])
+
+
+async def status_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
+    number = service.parse_number(text)
+    if number is None:
+        return usage("broadcast_status")
+    try:
+        async with rt.db.read() as s:
+            report = await service.delivery_report(s, number)
+    except BroadcastError as err:
+        return refusal(err)
+    return Outcome([Out("broadcast/report", {"r": report, "show_list": True})])
