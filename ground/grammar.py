@@ -56,10 +56,15 @@ __all__ = [
     "parse_building",
     "parse_date",
     "parse_duration",
+    "parse_number",
     "parse_report",
+    "parse_room",
     "parse_scope",
     "parse_unit",
     "parse_when",
+    "raw_tokens",
+    "take_unit",
+    "tokens",
 ]
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -785,3 +790,52 @@ def parse_report(text: str) -> Report | ParseError:
         abnormal=counts.get("abnormal", 0),
         note=note,
     )
+
+
+# --- argument tokens (shared by the commands that take a 编号, a unit, a room) -------------------
+
+_LARGEST_NUMBER = 10_000_000
+_NUMBER_RE = re.compile(r"#?\s?([0-9]{1,9})")
+# A room: digits and letters, optionally one dash (1-301), optionally 室/号; at least one digit.
+_ROOM_RE = re.compile(r"(?=[^室号]*[0-9])([0-9A-Za-z]{1,6}(?:-[0-9A-Za-z]{1,6})?)[室号]?")
+_ZERO_WIDTH_RE = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
+
+
+def tokens(text: str) -> list[str]:
+    return normalize(text).split()
+
+
+def raw_tokens(text: str) -> list[tuple[str, str]]:
+    """(as typed, normalized) per whitespace-separated token: parse the normalized
+    form, keep free text (a note, symptoms) with the user's own punctuation."""
+    pairs = [(raw, normalize(raw)) for raw in _ZERO_WIDTH_RE.sub("", text).split()]
+    return [(raw, norm) for raw, norm in pairs if norm]
+
+
+def parse_number(text: str) -> int | None:
+    """A 编号: ``3``, ``#3`` (also ``＃3``)."""
+    m = _NUMBER_RE.fullmatch(normalize(text))
+    if not m:
+        return None
+    value = int(m.group(1))
+    return value if 1 <= value <= _LARGEST_NUMBER else None
+
+
+def take_unit(parts: list[str]) -> tuple[ScopeExpr, int] | None:
+    """A unit at the head of ``parts`` and how many tokens it used.
+
+    ``3栋2单元``, ``3-2``, ``幸福社区/3栋2单元``, or the unit split by one space
+    (``3栋 2单元``, which the unit grammar allows).
+    """
+    for used in (1, 2):
+        if len(parts) < used:
+            return None
+        expr = parse_scope(" ".join(parts[:used]))
+        if expr is not None and expr.kind == "unit":
+            return expr, used
+    return None
+
+
+def parse_room(text: str) -> str | None:
+    m = _ROOM_RE.fullmatch(text)
+    return m.group(1) if m else None

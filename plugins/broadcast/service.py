@@ -10,13 +10,14 @@ import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.kit import CommandError
+from ground.quiet import quiet_until
 from storage.models import ChatGroup
 from storage.models_broadcast import (
     BC_CANCELLED,
@@ -28,7 +29,6 @@ from storage.models_broadcast import (
 from storage.models_outbox import OUT_PENDING, OUT_SENDING, OutboxItem
 from storage.places import Place, all_places, covers_scope
 from storage.repo import ADMIN, Scope, audit, roles_of_account, scope_label, units_in
-from storage.timeutil import SHANGHAI, local
 
 if TYPE_CHECKING:
     from bot.delivery import Delivery
@@ -81,31 +81,6 @@ async def group_label(session: AsyncSession, group: ChatGroup) -> str:
 
 
 # --- timing ------------------------------------------------------------------
-
-
-def parse_quiet(spec: str) -> tuple[time, time] | None:
-    if not spec:
-        return None
-    a, b = spec.split("-")
-    return time.fromisoformat(a), time.fromisoformat(b)
-
-
-def quiet_until(now: datetime, spec: str) -> datetime | None:
-    """If `now` falls in the quiet hours, the moment they end (Asia/Shanghai)."""
-    window = parse_quiet(spec)
-    if window is None:
-        return None
-    start, end = window
-    t = local(now)
-    clock = t.timetz().replace(tzinfo=None)
-    if start <= end:
-        inside = start <= clock < end
-    else:  # across midnight, e.g. 22:00-07:00
-        inside = clock >= start or clock < end
-    if not inside:
-        return None
-    day = t.date() if clock < end else t.date() + timedelta(days=1)
-    return datetime.combine(day, end, tzinfo=SHANGHAI)
 
 
 def estimate_seconds(n: int, pacing: Pacing) -> float:

@@ -28,8 +28,8 @@ from bot.kit import CommandError
 from bot.platforms import Mention, mentions_of
 from bot.scheduler import add_item, as_utc, cancel_items
 from bot.settings import Settings
+from ground.quiet import in_quiet_hours
 from plugins.duties.syntax import MONTHLY, WEEKLY, DutyArgs, describe
-from plugins.slogans.service import in_quiet_hours
 from storage import places
 from storage.models import ChatGroup, ScheduledItem
 from storage.models_checkin import ITEM_PENDING

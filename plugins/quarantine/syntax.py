@@ -13,7 +13,18 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from plugins._common.parse import ScopeExpr, cn_to_int, normalize, parse_date, parse_scope
+from ground.grammar import (  # noqa: F401  (the token helpers are part of this grammar)
+    ScopeExpr,
+    cn_to_int,
+    normalize,
+    parse_date,
+    parse_number,
+    parse_room,
+    parse_scope,
+    raw_tokens,
+    take_unit,
+    tokens,
+)
 
 MAX_NAME_LENGTH = 20
 MAX_SYMPTOMS_LENGTH = 100
@@ -21,55 +32,11 @@ MAX_SYMPTOMS_LENGTH = 100
 MIN_TEMP_CENTI, MAX_TEMP_CENTI = 3400, 4300
 _LARGEST_NUMBER = 10_000_000
 
-_NUMBER_RE = re.compile(r"#?\s?([0-9]{1,9})")
-# A room: digits and letters, optionally one dash (1-301), optionally 室/号; at least one digit.
-_ROOM_RE = re.compile(r"(?=[^室号]*[0-9])([0-9A-Za-z]{1,6}(?:-[0-9A-Za-z]{1,6})?)[室号]?")
 _DAYS_RE = re.compile(r"(.+?)天?")
 # NFKC turns ℃ into °C.
 _TEMP_RE = re.compile(r"([0-9]{2})(?:\.([0-9]{1,2}))?(?:°C|°|度|C|c)?")
 _NO_SYMPTOMS = frozenset({"无", "无症状", "正常", "没有", "无异常", "未见异常"})
-_ZERO_WIDTH_RE = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
 _NAME_RE = re.compile(r"[^\W\d_]+(?:[·. ][^\W\d_]+)*")
-
-
-def tokens(text: str) -> list[str]:
-    return normalize(text).split()
-
-
-def raw_tokens(text: str) -> list[tuple[str, str]]:
-    """(as typed, normalized) per whitespace-separated token: parse the normalized
-    form, keep free text (a note, symptoms) with the user's own punctuation."""
-    pairs = [(raw, normalize(raw)) for raw in _ZERO_WIDTH_RE.sub("", text).split()]
-    return [(raw, norm) for raw, norm in pairs if norm]
-
-
-def parse_number(text: str) -> int | None:
-    """A 编号: ``3``, ``#3`` (also ``＃3``)."""
-    m = _NUMBER_RE.fullmatch(normalize(text))
-    if not m:
-        return None
-    value = int(m.group(1))
-    return value if 1 <= value <= _LARGEST_NUMBER else None
-
-
-def take_unit(parts: list[str]) -> tuple[ScopeExpr, int] | None:
-    """A unit at the head of ``parts`` and how many tokens it used.
-
-    ``3栋2单元``, ``3-2``, ``幸福社区/3栋2单元``, or the unit split by one space
-    (``3栋 2单元``, which the unit grammar allows).
-    """
-    for used in (1, 2):
-        if len(parts) < used:
-            return None
-        expr = parse_scope(" ".join(parts[:used]))
-        if expr is not None and expr.kind == "unit":
-            return expr, used
-    return None
-
-
-def parse_room(text: str) -> str | None:
-    m = _ROOM_RE.fullmatch(text)
-    return m.group(1) if m else None
 
 
 def parse_days(text: str) -> int | None:

@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.kit import CommandError
 from bot.scheduler import add_item, as_utc, cancel_items
+from ground.quiet import in_quiet_hours
 from plugins._common.parse import normalize
 from storage.models import ChatGroup, ScheduledItem
 from storage.models_checkin import ITEM_PENDING
@@ -85,15 +86,6 @@ def parse_args(raw: str) -> SloganArgs | None:
 
 def hhmm(minute: int) -> str:
     return f"{minute // 60:02d}:{minute % 60:02d}"
-
-
-def in_quiet_hours(minute: int, quiet: str) -> bool:
-    """Whether a daily time falls in the quiet hours (`22:00-07:00`, empty = none)."""
-    if not quiet:
-        return False
-    start, end = (time.fromisoformat(t) for t in quiet.split("-"))
-    a, b = start.hour * 60 + start.minute, end.hour * 60 + end.minute
-    return a <= minute < b if a <= b else (minute >= a or minute < b)
 
 
 def next_occurrence(minute: int, after: datetime) -> datetime:
