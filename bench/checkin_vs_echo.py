@@ -127,8 +127,8 @@ def one_query_roles() -> None:
     from sqlmodel import col
 
     import bot.permissions as permissions
+    from ground.timeutil import utcnow
     from storage.models import Account, RoleGrant, TeamMember
-    from storage.timeutil import utcnow
 
     query = union_all(
         sa_select(RoleGrant.role)

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from storage.timeutil import SHANGHAI
+from ground.timeutil import SHANGHAI
 
 Now = Callable[[], datetime]
 JumpListener = Callable[[], None]

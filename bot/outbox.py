@@ -35,6 +35,7 @@ from sqlmodel import col, func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.transport import NotSent, SendFailed, Transport, chunk_mentions
+from ground.timeutil import as_utc, utcnow
 from storage.db import Database
 from storage.models import AuditLog
 from storage.models_outbox import (
@@ -47,7 +48,6 @@ from storage.models_outbox import (
     OutboxItem,
 )
 from storage.repo import audit
-from storage.timeutil import as_utc, utcnow
 
 log = logging.getLogger("gridbot.outbox")
 

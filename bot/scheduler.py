@@ -45,6 +45,7 @@ from apscheduler.triggers.date import DateTrigger
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from ground.timeutil import SHANGHAI, as_utc, utcnow
 from storage.models import ScheduledItem
 from storage.models_checkin import (
     ITEM_CANCELLED,
@@ -54,7 +55,6 @@ from storage.models_checkin import (
     ITEM_PENDING,
 )
 from storage.models_deadlines import SchedulerLease
-from storage.timeutil import SHANGHAI, as_utc, utcnow
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime

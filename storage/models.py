@@ -3,7 +3,7 @@
 Scopes are stored as (scope_kind, scope_id) pairs: kind is one of
 ``all`` / ``community`` / ``grid`` / ``building`` / ``unit`` and id the row id
 (0 for ``all``). Times are aware datetimes stored as UTC; helpers in
-``storage.timeutil`` convert for people.
+``ground.timeutil`` convert for people.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from storage.timeutil import utcnow
+from ground.timeutil import utcnow
 
 SCOPE_KINDS = ("all", "community", "grid", "building", "unit")
 

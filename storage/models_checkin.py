@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-from storage.timeutil import utcnow
+from ground.timeutil import utcnow
 
 ROUND_OPEN = "open"
 ROUND_CLOSED = "closed"

@@ -22,7 +22,7 @@ from datetime import datetime
 from sqlalchemy import Column, Text
 from sqlmodel import Field, SQLModel
 
-from storage.timeutil import utcnow
+from ground.timeutil import utcnow
 
 REMINDER_ACTIVE = "active"
 REMINDER_SENT = "sent"

@@ -17,7 +17,7 @@ from datetime import date, datetime
 from sqlalchemy import Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from storage.timeutil import utcnow
+from ground.timeutil import utcnow
 
 QUARANTINE_ACTIVE = "active"
 QUARANTINE_RELEASED = "released"

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import Column, Index, Text
 from sqlmodel import Field, SQLModel
 
-from storage.timeutil import utcnow
+from ground.timeutil import utcnow
 
 OUT_PENDING = "pending"
 OUT_SENDING = "sending"

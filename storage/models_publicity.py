@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from storage.timeutil import utcnow
+from ground.timeutil import utcnow
 
 
 class Slogan(SQLModel, table=True):

@@ -17,6 +17,7 @@ from sqlalchemy import and_, bindparam, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from ground.timeutil import as_utc
 from storage.models import (
     Account,
     Building,
@@ -35,7 +36,6 @@ from storage.repo import (
     ScopeError,
     resolve_scope,
 )
-from storage.timeutil import as_utc
 
 if TYPE_CHECKING:
     from ground.grammar import ScopeExpr

@@ -13,6 +13,7 @@ from sqlalchemy import or_, union
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from ground.timeutil import as_utc
 from storage.models import (
     Account,
     AuditLog,
@@ -25,7 +26,6 @@ from storage.models import (
     TeamMember,
     Unit,
 )
-from storage.timeutil import as_utc
 
 ADMIN = "管理员"
 STAFF = "工作人员"
@@ -226,7 +226,7 @@ async def resolve_scope(
 ) -> Scope:
     """Turn a parsed scope expression into ids; relative names resolve within `base`.
 
-    `expr` is a `plugins._common.parse.ScopeExpr`. Raises ScopeError with a code
+    `expr` is a `ground.grammar.ScopeExpr`. Raises ScopeError with a code
     the caller turns into a template.
     """
     if expr.kind == "all":

@@ -20,12 +20,12 @@ from sqlalchemy import delete, or_
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from ground.timeutil import local
 from storage.db import Database, db_path
 from storage.models_checkin import CheckinReport
 from storage.models_events import HealthCheck, Incident, Quarantine
 from storage.models_outbox import OUT_FINAL, OutboxItem
 from storage.repo import audit
-from storage.timeutil import local
 
 
 @dataclass

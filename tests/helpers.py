@@ -16,9 +16,9 @@ from sqlmodel import col, select
 from bot.clock import ManualClock
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler, SchedulerHooks
+from ground.timeutil import SHANGHAI, local
 from storage.models import ScheduledItem
 from storage.models_outbox import OutboxItem
-from storage.timeutil import SHANGHAI, local
 from tests.onebot import OneBotPeer, Sent
 
 # A frozen, settable clock for ``Runtime.clock`` / ``Outbox.wall``; the scheduler

@@ -13,10 +13,10 @@ from sqlmodel import col, select
 
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler, merge_hooks
+from ground.timeutil import SHANGHAI, local
 from storage.models import AuditLog, CheckinRound, ScheduledItem
 from storage.models_deadlines import Alert, AlertAck
 from storage.models_outbox import OutboxItem
-from storage.timeutil import SHANGHAI, local
 from tests.conftest import dump_db
 from tests.helpers import Clock, register_groups, run_due, start_scheduler
 from tests.onebot import OneBotPeer, Sent

@@ -12,10 +12,10 @@ from sqlmodel import col, select
 
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler, merge_hooks
+from ground.timeutil import SHANGHAI
 from storage.models import AuditLog, ScheduledItem
 from storage.models_deadlines import AssistTask
 from storage.models_outbox import OutboxItem
-from storage.timeutil import SHANGHAI
 from tests.conftest import dump_db
 from tests.helpers import Clock, register_groups, run_due, scheduled_items, start_scheduler
 from tests.onebot import OneBotPeer

@@ -13,10 +13,10 @@ from sqlmodel import select
 
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler, declared_hooks
+from ground.timeutil import SHANGHAI, local
 from storage.models import ChatGroup, ScheduledItem
 from storage.models_broadcast import Broadcast, BroadcastAck
 from storage.models_outbox import OutboxItem
-from storage.timeutil import SHANGHAI, local
 from tests.conftest import dump_db
 from tests.helpers import Clock, run_due, scheduled_items
 from tests.onebot import OneBotPeer, Sent

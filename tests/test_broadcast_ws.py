@@ -8,9 +8,9 @@ from datetime import datetime
 from sqlmodel import select
 
 from bot.runtime import Runtime
+from ground.timeutil import SHANGHAI
 from storage.models_broadcast import Broadcast
 from storage.models_outbox import OutboxItem
-from storage.timeutil import SHANGHAI
 from tests.conftest import dump_db
 from tests.onebot import OneBotPeer, Sent
 

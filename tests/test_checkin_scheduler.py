@@ -14,10 +14,10 @@ from sqlmodel import select
 
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler, add_item, job_id
+from ground.timeutil import SHANGHAI
 from storage.db import Database
 from storage.models import CheckinRound, ScheduledItem
 from storage.repo import Scope
-from storage.timeutil import SHANGHAI
 from tests.helpers import Clock, advance, scheduled_items
 from tests.onebot import OneBotPeer
 from tests.test_checkin_e2e import STAFF

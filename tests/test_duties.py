@@ -13,9 +13,9 @@ from sqlmodel import col, select
 
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
+from ground.timeutil import SHANGHAI, local
 from storage.models import AuditLog, ScheduledItem
 from storage.models_events import DutyOccurrence, DutyUnit
-from storage.timeutil import SHANGHAI, local
 from tests.conftest import dump_db
 from tests.helpers import Clock, fire_due, outbox_settled, register_groups, scheduled_items
 from tests.onebot import OneBotPeer

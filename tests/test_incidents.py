@@ -13,10 +13,10 @@ from sqlmodel import col, select
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
 from bot.settings import Settings
+from ground.timeutil import SHANGHAI, local
 from storage.models import AuditLog, ScheduledItem, TeamMember
 from storage.models_events import Incident
 from storage.repo import ensure_person
-from storage.timeutil import SHANGHAI, local
 from tests.conftest import dump_db
 from tests.helpers import (
     Clock,

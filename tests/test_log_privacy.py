@@ -95,7 +95,7 @@ def texts(frames: list[dict]) -> list[str]:
 
 
 async def test_log_file_has_no_personal_data_or_secrets(tmp_path: Path) -> None:
-    from plugins._common.commands import declared_commands
+    from bot.kit import declared_commands
 
     port = free_port()
     env = os.environ | {

@@ -1,4 +1,4 @@
-"""Tests for plugins._common.parse: table tests of the grammar plus hypothesis properties."""
+"""Tests for ground.grammar: table tests of the grammar plus hypothesis properties."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from plugins._common.parse import (
+from ground.grammar import (
     MAX_COUNT,
     SHANGHAI,
     ParseError,

@@ -13,10 +13,10 @@ from sqlmodel import select
 
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
+from ground.timeutil import SHANGHAI, local
 from storage.models import AuditLog, ScheduledItem
 from storage.models_outbox import OutboxItem
 from storage.models_publicity import Policy, PolicyStudy
-from storage.timeutil import SHANGHAI, local
 from tests.conftest import dump_db
 from tests.helpers import Clock, register_groups, run_due, say, scheduled_items
 from tests.onebot import OneBotPeer, Sent

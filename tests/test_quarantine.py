@@ -15,10 +15,10 @@ from sqlmodel import col, select
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
 from bot.settings import Settings
+from ground.timeutil import SHANGHAI, local
 from storage.models import AuditLog, ScheduledItem
 from storage.models_events import HealthCheck, Quarantine
 from storage.models_outbox import OutboxItem
-from storage.timeutil import SHANGHAI, local
 from tests.conftest import dump_db
 from tests.helpers import Clock, fire_due, register_groups, scheduled_items
 from tests.onebot import OneBotPeer, Sent

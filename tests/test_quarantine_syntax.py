@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from storage.timeutil import SHANGHAI
+from ground.timeutil import SHANGHAI
 
 NOW = datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI)
 

@@ -16,10 +16,10 @@ from sqlmodel import select
 
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler, merge_hooks
+from ground.timeutil import SHANGHAI, local
 from storage.models import AuditLog, ScheduledItem
 from storage.models_deadlines import Reminder
 from storage.models_outbox import OutboxItem
-from storage.timeutil import SHANGHAI, local
 from tests.conftest import dump_db
 from tests.helpers import Clock, fire_due, register_groups, scheduled_items, start_scheduler
 from tests.onebot import OneBotPeer, Sent

@@ -101,7 +101,7 @@ async def test_nightly_purge_is_scheduled_and_audited(street: Runtime) -> None:
     assert len(rows) == 1 and rows[0].actor == "system"
     due = NIGHTLY.next_after(street.utcnow())
     assert due.astimezone().tzinfo is not None and KIND == "retention.purge"
-    from storage.timeutil import local
+    from ground.timeutil import local
 
     assert (local(due).hour, local(due).minute) == (3, 30)
 

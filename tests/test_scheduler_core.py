@@ -28,10 +28,10 @@ from bot.scheduler import (
     every_minutes,
     job_id,
 )
+from ground.timeutil import SHANGHAI
 from storage.db import Database
 from storage.models import ScheduledItem
 from storage.models_deadlines import SchedulerLease
-from storage.timeutil import SHANGHAI
 from tests.helpers import Clock, advance, scheduled_items
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -324,10 +324,10 @@ TZ_SNIPPET = textwrap.dedent(
     from bot.runtime import Runtime
     from bot.scheduler import Scheduler, job_id
     from bot.settings import Settings
-    from plugins._common.parse import parse_when
+    from ground.grammar import parse_when
     from storage import migrate
     from storage.db import Database
-    from storage.timeutil import fmt
+    from ground.timeutil import fmt
 
     url = sys.argv[1]
     SH = ZoneInfo("Asia/Shanghai")

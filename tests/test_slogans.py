@@ -12,9 +12,9 @@ from sqlmodel import col, select
 
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler, job_id
+from ground.timeutil import SHANGHAI, local
 from storage.models import AuditLog, ScheduledItem
 from storage.models_publicity import Slogan, SloganLast, SloganTime
-from storage.timeutil import SHANGHAI, local
 from tests.conftest import dump_db
 from tests.helpers import Clock, collect, fire_due, run_due
 from tests.onebot import OneBotPeer

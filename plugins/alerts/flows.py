@@ -11,19 +11,10 @@ from __future__ import annotations
 from bot.kit import Out, Outcome, Sender, refusal, usage
 from bot.runtime import Runtime
 from plugins._common import targets
+from plugins._common.lookups import origin_group as _origin
 from plugins.alerts import jobs, service
 from plugins.alerts.service import AlertError
-from storage.models import ChatGroup
 from storage.places import bound_team_groups
-from storage.repo import group_binding
-
-
-async def _origin(rt: Runtime, sender: Sender) -> ChatGroup | None:
-    if sender.group_id is None:
-        return None
-    async with rt.db.read() as s:
-        return await group_binding(s, sender.platform, sender.group_id)
-
 
 # --- /预警 -----------------------------------------------------------------------------------
 

@@ -25,8 +25,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.kit import CommandError
 from bot.scheduler import add_item, as_utc, cancel_items
+from ground.grammar import normalize, parse_building, parse_unit
 from plugins._common import targets
-from plugins._common.parse import normalize, parse_building, parse_unit
 from plugins.checkin import service as checkin
 from plugins.checkin.service import CheckinError
 from storage.models import ChatGroup, CheckinRound, CheckinRoundUnit, ScheduledItem

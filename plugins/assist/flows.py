@@ -12,21 +12,15 @@ from bot.kit import Out, Outcome, Sender, refusal, usage
 from bot.permissions import STAFF_PERM, role_permission
 from bot.runtime import Runtime
 from plugins._common import targets
+from plugins._common.lookups import origin_group as _origin
 from plugins._common.push import push
 from plugins.assist import jobs, service
 from plugins.assist.service import AssistError
 from storage.models import ChatGroup
-from storage.repo import ADMIN, STAFF, group_binding
+from storage.repo import ADMIN, STAFF
 
 # Staff open 协查函; the 流调组 (and staff) complete them.
 ASSIST_PERM = role_permission(ADMIN, STAFF, targets.TRACING_TEAM)
-
-
-async def _origin(rt: Runtime, sender: Sender) -> ChatGroup | None:
-    if sender.group_id is None:
-        return None
-    async with rt.db.read() as s:
-        return await group_binding(s, sender.platform, sender.group_id)
 
 
 def _without(to: targets.Targets, origin: ChatGroup | None) -> targets.Targets:

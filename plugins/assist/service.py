@@ -19,8 +19,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.kit import CommandError
 from bot.scheduler import add_item, as_utc, cancel_items
+from ground.grammar import normalize
 from messages.mask import scrub
-from plugins._common.parse import normalize
 from storage.models import ScheduledItem
 from storage.models_deadlines import ASSIST_DONE, ASSIST_OPEN, AssistTask
 from storage.repo import audit

@@ -12,19 +12,11 @@ from datetime import timedelta
 from bot.kit import Out, Outcome, Sender, refusal, usage
 from bot.runtime import Runtime
 from bot.scheduler import cancel_items
-from plugins._common.parse import parse_scope
+from ground.grammar import parse_scope
+from plugins._common.lookups import origin_base as _group_base
 from plugins.broadcast import ack, service
 from plugins.broadcast.service import BroadcastError
-from storage.repo import ALL, ScopeError, group_binding, resolve_scope
-
-
-async def _group_base(rt: Runtime, sender: Sender) -> tuple[str, int] | None:
-    """The scope of the group the command was typed in, for relative names."""
-    if sender.group_id is None:
-        return None
-    async with rt.db.read() as s:
-        g = await group_binding(s, sender.platform, sender.group_id)
-    return (g.scope_kind, g.scope_id) if g else None
+from storage.repo import ALL, ScopeError, resolve_scope
 
 
 async def _preview(rt: Runtime, sender: Sender, raw: str, urgent: bool) -> Outcome:

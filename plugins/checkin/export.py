@@ -14,10 +14,10 @@ from pathlib import Path
 
 from openpyxl import Workbook
 
+from ground.timeutil import local
 from plugins.checkin.service import MissingUnit, ReportRow
 from storage.retention import exports_dir
 from storage.sheets import safe_row
-from storage.timeutil import local
 
 REPORT_SHEET = "报告"
 MISSING_SHEET = "未报"

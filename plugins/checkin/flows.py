@@ -18,8 +18,9 @@ import asyncio
 from bot.kit import Out, Outcome, Sender
 from bot.platforms import Mention
 from bot.runtime import Runtime
+from ground.grammar import ParseError, parse_report, parse_when
 from messages.mask import scrub
-from plugins._common.parse import ParseError, parse_report, parse_when
+from plugins._common.lookups import origin_group as _binding
 from plugins.checkin import export, notify, service, syntax, tally
 from plugins.checkin.service import CheckinError
 from storage.models import ChatGroup, CheckinRound
@@ -52,13 +53,6 @@ async def _group_scope(rt: Runtime, group: ChatGroup | None) -> Scope:
     async with rt.db.read() as s:
         label = await scope_label(s, group.scope_kind, group.scope_id)
     return Scope(group.scope_kind, (group.scope_id,), label)
-
-
-async def _binding(rt: Runtime, sender: Sender) -> ChatGroup | None:
-    if sender.group_id is None:
-        return None
-    async with rt.db.read() as s:
-        return await group_binding(s, sender.platform, sender.group_id)
 
 
 def _arm(rt: Runtime, items) -> None:

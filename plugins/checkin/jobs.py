@@ -18,11 +18,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler, SchedulerHooks, add_item, settle_in
+from ground.timeutil import SHANGHAI, as_utc
 from plugins.checkin import notify, service
 from plugins.checkin.service import KIND_DAILY, KIND_DEADLINE, KIND_REMIND, CheckinError
 from storage.models import CheckinRound, RecurringRound, ScheduledItem
 from storage.models_checkin import ITEM_PENDING, ROUND_OPEN
-from storage.timeutil import SHANGHAI, as_utc
 
 log = logging.getLogger("gridbot.checkin")
 SCHEDULER_ACTOR = "scheduler"

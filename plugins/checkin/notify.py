@@ -20,11 +20,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.kit import Out
 from bot.runtime import Runtime
+from ground.timeutil import as_utc
 from plugins.checkin import service, tally
 from plugins.checkin.service import MissingUnit
 from storage.models import ChatGroup, CheckinRound
 from storage.places import closest_work_groups, covering_any, staff_groups, work_groups
-from storage.timeutil import as_utc
 
 log = logging.getLogger("gridbot.checkin")
 

@@ -20,7 +20,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.delivery import MAX_MENTIONS_PER_MESSAGE, batch_by_mentions
 from bot.platforms import Mention, mentions_of
 from bot.scheduler import add_item, cancel_items
-from plugins._common.parse import Report
+from ground.grammar import Report
+from ground.timeutil import SHANGHAI, as_utc
 from storage.models import (
     Account,
     Building,
@@ -50,7 +51,6 @@ from storage.places import (
     unique,
 )
 from storage.repo import Scope, audit, grant_covers_unit
-from storage.timeutil import SHANGHAI, as_utc
 
 KIND_REMIND = "checkin.remind"
 KIND_DEADLINE = "checkin.deadline"

@@ -1,7 +1,7 @@
 """Argument grammar of the check-in commands (DESIGN.md §3). Pure functions.
 
 ``None`` means "answer with the usage template". The report grammar of
-``/打卡`` itself lives in ``plugins._common.parse.parse_report``; times and
+``/打卡`` itself lives in ``ground.grammar.parse_report``; times and
 scopes are parsed there too, these functions only cut the command line into
 its keyword parts.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from plugins._common.parse import ScopeExpr, cn_to_int, normalize, parse_scope
+from ground.grammar import ScopeExpr, cn_to_int, normalize, parse_scope
 
 MAX_TITLE_LENGTH = 40
 _NUM = r"(?:[0-9]+|[〇零一二两三四五六七八九十百千万]+)"

@@ -8,21 +8,12 @@ from __future__ import annotations
 
 from bot.kit import Out, Outcome, Sender, refusal, usage
 from bot.runtime import Runtime
+from plugins._common.lookups import origin_base as _base
 from plugins.duties import service, syntax
 from plugins.duties.service import DutyError
 from storage import places
-from storage.repo import ALL, ScopeError, group_binding, resolve_scope, scope_label
+from storage.repo import ALL, ScopeError, resolve_scope, scope_label
 from storage.repo import Scope as ResolvedScope
-
-
-async def _base(rt: Runtime, sender: Sender) -> tuple[str, int] | None:
-    """The bound scope of the group the command was typed in, for relative names."""
-    if sender.group_id is None:
-        return None
-    async with rt.db.read() as s:
-        g = await group_binding(s, sender.platform, sender.group_id)
-    return (g.scope_kind, g.scope_id) if g else None
-
 
 # --- /任务 -----------------------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ from bot.platforms import Mention, mentions_of
 from bot.scheduler import add_item, as_utc, cancel_items
 from bot.settings import Settings
 from ground.quiet import in_quiet_hours
+from ground.timeutil import SHANGHAI, local
 from plugins.duties.syntax import MONTHLY, WEEKLY, DutyArgs, describe
 from storage import places
 from storage.models import ChatGroup, ScheduledItem
@@ -36,7 +37,6 @@ from storage.models_checkin import ITEM_PENDING
 from storage.models_events import Duty, DutyOccurrence, DutyUnit
 from storage.places import LabelledPlace, Leader, Standing
 from storage.repo import Scope, audit, units_in
-from storage.timeutil import SHANGHAI, local
 
 log = logging.getLogger("gridbot.duties")
 

@@ -8,8 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ground.grammar import parse_number, take_unit, tokens
-from plugins._common.parse import ScopeExpr, cn_to_int, parse_scope
+from ground.grammar import ScopeExpr, cn_to_int, parse_number, parse_scope, take_unit, tokens
 
 MAX_NAME_LENGTH = 20
 DAILY, WEEKLY, MONTHLY = "daily", "weekly", "monthly"

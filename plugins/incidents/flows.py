@@ -14,6 +14,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.kit import Out, Outcome, Sender, refusal
 from bot.permissions import role_permission
 from bot.runtime import Runtime
+from plugins._common.lookups import origin_group as _origin
+from plugins._common.lookups import standing_of as _who
 from plugins.incidents import service, syntax
 from plugins.incidents.service import RESPONSE_TEAM, Handled, IncidentError
 from storage import places
@@ -25,25 +27,11 @@ from storage.repo import (
     UNIT_LEADER,
     VOLUNTEER,
     ScopeError,
-    group_binding,
 )
 
 # Whoever works in the street may report; only the squad and staff take incidents on.
 REPORT_PERM = role_permission(ADMIN, STAFF, BUILDING_LEADER, UNIT_LEADER, VOLUNTEER, RESPONSE_TEAM)
 RESPONDER_PERM = role_permission(ADMIN, STAFF, RESPONSE_TEAM)
-
-
-async def _who(rt: Runtime, sender: Sender) -> places.Standing:
-    async with rt.db.read() as s:
-        return await places.standing(s, sender.account, rt.now(), superuser=sender.superuser)
-
-
-async def _origin(rt: Runtime, sender: Sender) -> ChatGroup | None:
-    """The bound group the command was typed in (None in a private chat)."""
-    if sender.group_id is None:
-        return None
-    async with rt.db.read() as s:
-        return await group_binding(s, sender.platform, sender.group_id)
 
 
 # --- /事件 -----------------------------------------------------------------------------------

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ground.grammar import parse_number, parse_room, raw_tokens, take_unit
-from plugins._common.parse import ScopeExpr
+from ground.grammar import ScopeExpr, parse_number, parse_room, raw_tokens, take_unit
 
 KINDS = ("设备离线", "标识掉落", "私自外出", "其他")
 MAX_NOTE_LENGTH = 200

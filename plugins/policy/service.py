@@ -16,8 +16,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.kit import CommandError
 from bot.scheduler import add_item, as_utc
+from ground.grammar import normalize
 from ground.quiet import quiet_until
-from plugins._common.parse import normalize
 from storage.models import ChatGroup, Person, RoleGrant, ScheduledItem
 from storage.models_publicity import Policy, PolicyStudy
 from storage.repo import ADMIN, STAFF, accounts_of, audit, person_of

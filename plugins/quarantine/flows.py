@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from bot.kit import Out, Outcome, Sender, refusal
 from bot.runtime import Runtime
+from plugins._common.lookups import standing_of as _who
 from plugins.quarantine import service, syntax
 from plugins.quarantine.service import QuarantineError
 from storage import places
@@ -20,11 +21,6 @@ def _private_only(sender: Sender) -> Outcome | None:
     """Private chat only (the router already answers a group; a flow called
     directly keeps the rule too)."""
     return Outcome([Out("common/private_only")]) if not sender.private else None
-
-
-async def _who(rt: Runtime, sender: Sender) -> places.Standing:
-    async with rt.db.read() as s:
-        return await places.standing(s, sender.account, rt.now(), superuser=sender.superuser)
 
 
 # --- /隔离 -----------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.kit import CommandError
 from bot.scheduler import add_item, as_utc, cancel_items
 from bot.settings import Settings
+from ground.timeutil import SHANGHAI, local
 from messages.mask import mask_name, scrub
 from plugins.quarantine.syntax import Register, fmt_temp
 from storage import places
@@ -35,7 +36,6 @@ from storage.models_events import (
 )
 from storage.places import LabelledPlace, Standing
 from storage.repo import audit
-from storage.timeutil import SHANGHAI, local
 
 log = logging.getLogger("gridbot.quarantine")
 

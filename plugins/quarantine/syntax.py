@@ -1,7 +1,7 @@
 """Argument grammar of ``/隔离`` and ``/健康`` (DESIGN.md §3). Pure functions.
 
 ``None`` means "answer with the usage template"; nothing here raises. Units,
-dates and numbers are read by ``plugins._common.parse``; these functions only
+dates and numbers are read by ``ground.grammar``; these functions only
 cut the command line into its positional parts. Business limits (how many
 days, how far back a start date may lie) are the service's to check, so the
 refusal can say what is wrong.

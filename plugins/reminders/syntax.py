@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from plugins._common.parse import normalize, parse_when
+from ground.grammar import normalize, parse_when
 
 MAX_TEXT_LENGTH = 500
 # A time is at most three words: `2026-11-30 18:00`, `明天 18:00`, `2小时 后`.

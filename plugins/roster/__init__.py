@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from nonebot.adapters import Bot, Event
 from nonebot.plugin import PluginMetadata
 
-from bot.kit import Command, sender_of
+from bot.kit import Command
 from bot.permissions import ADMIN_PERM, EVERYONE, STAFF_PERM
-from bot.runtime import Runtime
 from plugins.roster import flows
 
 __plugin_meta__ = PluginMetadata(
@@ -32,8 +30,3 @@ __plugin_meta__ = PluginMetadata(
     },
 )
 
-
-async def group_base(rt: Runtime, bot: Bot, event: Event) -> tuple[str, int] | None:
-    """The scope of the group the command was typed in. Still imported by
-    ``plugins.broadcast``'s matcher; goes when broadcast is ported to a flow."""
-    return await flows.group_base(rt, sender_of(bot, event, rt))

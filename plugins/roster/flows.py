@@ -10,27 +10,18 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.kit import Out, Outcome, Sender, refusal, usage
+from bot.kit import Out, Outcome, Sender, declared_commands, refusal, usage
 from bot.runtime import Runtime
-from plugins._common.commands import declared_commands
-from plugins._common.parse import parse_scope, parse_unit, parse_when
+from ground.grammar import parse_scope, parse_unit, parse_when
+from plugins._common.lookups import origin_base as group_base
 from plugins.roster import service
 from plugins.roster.service import RosterError
 from plugins.roster.syntax import parse_appoint, parse_code, parse_two, tokens
-from storage.repo import ScopeError, group_binding, resolve_scope, units_in
+from storage.repo import ScopeError, resolve_scope, units_in
 
 
 def _reply(template: str, **context) -> Outcome:
     return Outcome([Out(template, context)])
-
-
-async def group_base(rt: Runtime, sender: Sender) -> tuple[str, int] | None:
-    """The scope of the group the command was typed in, for relative names."""
-    if sender.group_id is None:
-        return None
-    async with rt.db.read() as s:
-        g = await group_binding(s, sender.platform, sender.group_id)
-    return (g.scope_kind, g.scope_id) if g else None
 
 
 # --- /帮助 /我的信息 ---------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.kit import CommandError
+from ground.timeutil import as_utc
 from storage.models import (
     Account,
     AuditLog,
@@ -47,7 +48,6 @@ from storage.repo import (
     unit_label,
     valid_account,
 )
-from storage.timeutil import as_utc
 
 GROUP_KINDS = {"工作群": "work", "居民群": "resident"}
 KIND_LABELS = {"work": "工作群", "resident": "居民群", "team": "工作组群"}

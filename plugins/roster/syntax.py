@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from plugins._common.parse import normalize
+from ground.grammar import normalize
 
 _WS = re.compile(r"\s+")
 

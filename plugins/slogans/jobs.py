@@ -12,11 +12,11 @@ import logging
 
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler, SchedulerHooks, add_item, as_utc
+from ground.timeutil import local
 from plugins.slogans import service
 from plugins.slogans.service import KIND_ROTATE
 from storage.models import ScheduledItem
 from storage.models_publicity import SloganTime
-from storage.timeutil import local
 
 log = logging.getLogger("gridbot.slogans")
 

@@ -16,13 +16,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.kit import CommandError
 from bot.scheduler import add_item, as_utc, cancel_items
+from ground.grammar import normalize
 from ground.quiet import in_quiet_hours
-from plugins._common.parse import normalize
+from ground.timeutil import SHANGHAI, local
 from storage.models import ChatGroup, ScheduledItem
 from storage.models_checkin import ITEM_PENDING
 from storage.models_publicity import Slogan, SloganLast, SloganTime
 from storage.repo import audit
-from storage.timeutil import SHANGHAI, local
 
 KIND_ROTATE = "slogan.rotate"
 MAX_TEXT = 100  # a slogan is one line; longer notices are broadcasts
