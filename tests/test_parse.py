@@ -11,8 +11,6 @@ from hypothesis import strategies as st
 from ground.grammar import (
     MAX_COUNT,
     SHANGHAI,
-    ParseError,
-    Report,
     ScopeExpr,
     UnitRef,
     cn_to_int,
@@ -20,11 +18,11 @@ from ground.grammar import (
     parse_building,
     parse_date,
     parse_duration,
-    parse_report,
     parse_scope,
     parse_unit,
     parse_when,
 )
+from plugins.checkin.report import ParseError, Report, parse_report
 
 PROPERTY_SETTINGS = settings(
     max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow]

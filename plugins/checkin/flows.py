@@ -18,10 +18,11 @@ import asyncio
 from bot.kit import Out, Outcome, Sender
 from bot.platforms import Mention
 from bot.runtime import Runtime
-from ground.grammar import ParseError, parse_report, parse_when
+from ground.grammar import parse_when
 from messages.mask import scrub
 from plugins._common.lookups import origin_group as _binding
 from plugins.checkin import export, notify, service, syntax, tally
+from plugins.checkin.report import ParseError, parse_report
 from plugins.checkin.service import CheckinError
 from storage.models import ChatGroup, CheckinRound
 from storage.places import leader_standing

@@ -20,8 +20,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.delivery import MAX_MENTIONS_PER_MESSAGE, batch_by_mentions
 from bot.platforms import Mention, mentions_of
 from bot.scheduler import add_item, cancel_items
-from ground.grammar import Report
 from ground.timeutil import SHANGHAI, as_utc
+from plugins.checkin.report import Report
 from storage.models import (
     Account,
     Building,

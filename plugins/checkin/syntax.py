@@ -1,7 +1,7 @@
 """Argument grammar of the check-in commands (DESIGN.md §3). Pure functions.
 
 ``None`` means "answer with the usage template". The report grammar of
-``/打卡`` itself lives in ``ground.grammar.parse_report``; times and
+``/打卡`` itself lives in ``plugins.checkin.report``; times and
 scopes are parsed there too, these functions only cut the command line into
 its keyword parts.
 """
