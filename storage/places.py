@@ -68,6 +68,18 @@ class Place:
         """From anything carrying the four ids (a round's unit snapshot, …)."""
         return cls(row.unit_id, row.building_id, row.grid_id, row.community_id)
 
+    def covers(self, scope_kind: str, scope_id: int) -> bool:
+        """Whether a scope (``all``, or a community/grid/building/unit id) contains
+        this unit: the one answer for bound groups, grants and rounds."""
+        if scope_kind == "all":
+            return True
+        return {
+            "community": self.community_id,
+            "grid": self.grid_id,
+            "building": self.building_id,
+            "unit": self.unit_id,
+        }.get(scope_kind) == scope_id
+
 
 @dataclass(frozen=True)
 class LabelledPlace(Place):
@@ -365,20 +377,19 @@ async def leader_standing(
 # --- groups ----------------------------------------------------------------------------------
 
 
-def covers_scope(scope_kind: str, scope_id: int, place: Place) -> bool:
-    """A bound scope (``all``, or a community/grid/building/unit id) contains the unit."""
-    if scope_kind == "all":
-        return True
-    return {
-        "community": place.community_id,
-        "grid": place.grid_id,
-        "building": place.building_id,
-        "unit": place.unit_id,
-    }.get(scope_kind) == scope_id
-
-
 def covers(group: ChatGroup, place: Place) -> bool:
-    return covers_scope(group.scope_kind, group.scope_id, place)
+    return place.covers(group.scope_kind, group.scope_id)
+
+
+async def grant_covers_unit(session: AsyncSession, grant: RoleGrant, unit: Unit) -> bool:
+    """Whether a role grant's scope contains the unit."""
+    if grant.scope_kind in ("all", "unit"):
+        return grant.scope_kind == "all" or grant.scope_id == unit.id
+    b = await session.get(Building, unit.building_id)
+    if b is None:
+        return False
+    place = Place(unit.id, b.id, b.grid_id, b.community_id)  # type: ignore[arg-type]
+    return place.covers(grant.scope_kind, grant.scope_id)
 
 
 def covering_any(groups: Iterable[ChatGroup], places: Sequence[Place]) -> list[ChatGroup]:

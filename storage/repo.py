@@ -324,22 +324,5 @@ async def units_in(session: AsyncSession, scope: Scope) -> list[tuple[Building, 
     return [(b, u) for b, u in (await session.exec(stmt)).all()]
 
 
-async def grant_covers_unit(session: AsyncSession, grant: RoleGrant, unit: Unit) -> bool:
-    if grant.scope_kind == "all":
-        return True
-    if grant.scope_kind == "unit":
-        return grant.scope_id == unit.id
-    b = await session.get(Building, unit.building_id)
-    if b is None:
-        return False
-    if grant.scope_kind == "building":
-        return grant.scope_id == b.id
-    if grant.scope_kind == "grid":
-        return grant.scope_id == b.grid_id
-    if grant.scope_kind == "community":
-        return grant.scope_id == b.community_id
-    return False
-
-
 async def find_person_by_name(session: AsyncSession, name: str) -> list[Person]:
     return list((await session.exec(select(Person).where(Person.name == name))).all())

@@ -27,7 +27,7 @@ from storage.models_broadcast import (
     BroadcastAck,
 )
 from storage.models_outbox import OUT_PENDING, OUT_SENDING, OutboxItem
-from storage.places import Place, all_places, covers_scope
+from storage.places import Place, all_places
 from storage.repo import ADMIN, Scope, audit, roles_of_account, scope_label, units_in
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ async def group_unit_ids(session: AsyncSession, group: ChatGroup) -> set[int]:
 
 
 def covered_units(group: ChatGroup, places: list[Place]) -> set[int]:
-    return {p.unit_id for p in places if covers_scope(group.scope_kind, group.scope_id, p)}
+    return {p.unit_id for p in places if p.covers(group.scope_kind, group.scope_id)}
 
 
 async def resident_targets(session: AsyncSession, scope: Scope) -> list[ChatGroup]:

@@ -44,13 +44,13 @@ from storage.places import (
     broadest_work_groups_covering,
     closest_work_groups,
     covering_any,
-    covers_scope,
+    grant_covers_unit,
     leaders_of,
     staff_groups,
     team_groups,
     unique,
 )
-from storage.repo import Scope, audit, grant_covers_unit
+from storage.repo import Scope, audit
 
 KIND_REMIND = "checkin.remind"
 KIND_DEADLINE = "checkin.deadline"
@@ -421,7 +421,7 @@ async def _pick_unit(
         if bound is not None:
             inside = {
                 uid: cs for uid, cs in by_unit.items()
-                if covers_scope(bound.scope_kind, bound.scope_id, cs[0].place)
+                if cs[0].place.covers(bound.scope_kind, bound.scope_id)
             }
             by_unit = inside or by_unit
     if len(by_unit) > 1 and not who.staff:

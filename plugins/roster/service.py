@@ -27,6 +27,7 @@ from storage.models import (
     TeamMember,
     Unit,
 )
+from storage.places import grant_covers_unit
 from storage.repo import (
     ADMIN,
     BASE_ROLES,
@@ -39,7 +40,6 @@ from storage.repo import (
     active_grants,
     audit,
     ensure_person,
-    grant_covers_unit,
     group_binding,
     is_team,
     person_of,
