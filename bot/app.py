@@ -56,12 +56,11 @@ def register_adapters(settings: Settings, console: bool) -> None:
 
 
 def load_plugins() -> None:
-    from bot import inbound, intake, privacy
+    from bot import inbound, intake
 
     event_preprocessor(_ignore_self_and_system)
     inbound.install()  # our own log line (never the text), over-long commands refused
     intake.install()  # bounded intake + an answer when a handler fails
-    privacy.install()
     for name in PLUGINS:
         nonebot.load_plugin(name)
     from bot import router

@@ -49,6 +49,11 @@ def _roles_cache(event: Event) -> dict[str, set[str]]:
     return cache
 
 
+def prime_roles(event: Event, account: str, roles: set[str]) -> None:
+    """Roles already read (with the group binding, in one session) for this event."""
+    _roles_cache(event)[account] = roles
+
+
 async def roles_for(event: Event, account: str) -> set[str]:
     cache = _roles_cache(event)
     if account not in cache:

@@ -9,12 +9,17 @@ recognised command is one of them: one dictionary lookup per message. Its
 handler checks the command's declared permission (a polite refusal otherwise),
 calls the flow with the text after the command, and delivers the outcome.
 
-The command table is NoneBot's own (``TrieRule``), so the privacy gate and the
-intake, which read the recognised command from the event state, see routed
-commands exactly as they saw ``on_command`` ones.
+The command table is NoneBot's own (``TrieRule``), so the intake, which reads
+the recognised command from the event state, sees routed commands exactly as it
+saw ``on_command`` ones. In a group the router first asks ``bot.privacy`` whether
+the command may run there (resident and unbound groups), reading the group's
+binding and the sender's roles in one session; a private-only command typed in a
+group gets a pointer to the private chat before any rights are checked.
 """
 
 from __future__ import annotations
+
+import logging
 
 from nonebot import get_driver, on_message
 from nonebot.adapters import Bot, Event
@@ -23,10 +28,16 @@ from nonebot.matcher import Matcher
 from nonebot.rule import TRIE_VALUE, Rule, TrieRule
 from nonebot.typing import T_State
 
+from bot import privacy
+from bot.intake import FAILED_TEMPLATE, answer
 from bot.kit import Command, declared_commands, deliver, sender_of
-from bot.platforms import group_of
+from bot.permissions import prime_roles
+from bot.platforms import account_of, group_of, platform_of
 from bot.reply import reply_template
 from bot.runtime import current_runtime
+from storage.repo import group_binding, roles_of_account
+
+log = logging.getLogger("gridbot.router")
 
 ROUTER_PRIORITY = 10
 
@@ -61,16 +72,35 @@ def install() -> type[Matcher]:
     @router.handle()
     async def _dispatch(bot: Bot, event: Event, state: T_State) -> None:
         prefix = state[PREFIX_KEY]
+        name = prefix[CMD_KEY][0]
         command = table[prefix[CMD_KEY]]
-        if command.private_only and group_of(bot, event) is not None:
-            await reply_template(bot, event, "common/private_only")
-            return
+        rt = current_runtime()
+        gid = group_of(bot, event)
+        if gid is not None:
+            # Where it was typed decides first (bot.privacy), then private-only, then
+            # rights. The group and the sender's roles are read in one session.
+            try:
+                group, account = None, account_of(bot, event)
+                async with rt.db.read() as s:
+                    group = await group_binding(s, platform_of(bot), gid)
+                    if account is not None and account not in rt.settings.superusers:
+                        prime_roles(event, account,
+                                    await roles_of_account(s, account, rt.now()))
+            except Exception:
+                log.exception("router: cannot read the group binding")
+                await answer(bot, event, FAILED_TEMPLATE, command=name)
+                return
+            refused = privacy.refusal(name, group)
+            if refused is None and command.private_only:
+                refused = "common/private_only"
+            if refused is not None:
+                await reply_template(bot, event, refused)
+                return
         if not await command.permission(bot, event):
             await reply_template(bot, event, "common/refused")
             return
         arg = prefix.get(CMD_ARG_KEY)
         text = arg.extract_plain_text() if arg is not None else ""
-        rt = current_runtime()
         assert command.flow is not None
         outcome = await command.flow(rt, sender_of(bot, event, rt), text)
         await deliver(bot, event, rt, outcome)
