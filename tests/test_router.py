@@ -33,3 +33,24 @@ async def test_private_only_commands_answer_a_group_before_any_check(
     for user in (55555, 30011, 10001):  # a resident, a unit leader, the 管理员
         sent = await peer.ask(user, "/隔离 列表", group_id=790001)
         assert sent.text == street.renderer.render("common/private_only")
+
+
+def test_no_test_module_imports_a_plugin_at_import_time() -> None:
+    """A plugin module imported while tests are collected is no longer loaded by
+    NoneBot as a plugin (its commands and jobs silently vanish): import inside tests."""
+    import ast
+    from pathlib import Path
+
+    offenders = []
+    for path in sorted(Path(__file__).parent.rglob("*.py")):
+        if "node_modules" in path.parts:
+            continue
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            if any(n == "plugins" or n.startswith("plugins.") for n in names):
+                offenders.append(f"{path.name}:{node.lineno}")
+    assert offenders == []
