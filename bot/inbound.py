@@ -17,7 +17,6 @@ WebSocket frames themselves are capped by the server (``gridbot run`` passes
 
 from __future__ import annotations
 
-import logging
 import re
 import sys
 import traceback
@@ -25,12 +24,11 @@ from typing import Any, TextIO
 
 from nonebot.adapters import Bot, Event
 from nonebot.exception import IgnoredException
+from nonebot.log import logger
 from nonebot.message import event_preprocessor
 
 from bot.platforms import account_of, group_of
 from messages.mask import scrub
-
-log = logging.getLogger("gridbot.inbound")
 
 MAX_COMMAND_CHARS = 4000  # a 接龙 of 100 lines fits; a pasted novel does not
 MAX_LOG_CHARS = 600
@@ -102,8 +100,10 @@ async def log_and_bound(bot: Bot, event: Event) -> None:
         return
     command = command_name(text[:64])
     group = group_of(bot, event)
-    log.info(
-        "message from %s%s: %s, %d chars", account_of(bot, event) or "?",
+    # Straight to loguru: stdlib logging's bridge walks the stack for every line,
+    # and this one is written for every message.
+    logger.info(
+        "message from {}{}: {}, {} chars", account_of(bot, event) or "?",
         f" in group {group}" if group else " (private)",
         f"/{command}" if command else "no command", len(text),
     )

@@ -46,7 +46,7 @@ def routed_commands() -> dict[tuple[str, ...], Command]:
     """Every loaded plugin's commands that have a flow, by name and alias."""
     table: dict[tuple[str, ...], Command] = {}
     for command in declared_commands():
-        if getattr(command, "flow", None) is None:
+        if command.flow is None:
             continue
         for name in (command.name, *command.aliases):
             if (name,) in table:

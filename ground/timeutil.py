@@ -24,10 +24,6 @@ def local(dt: datetime) -> datetime:
     return dt.astimezone(SHANGHAI)
 
 
-def local_now() -> datetime:
-    return datetime.now(SHANGHAI)
-
-
 def fmt(dt: datetime) -> str:
     """How people read a moment: 11-30 18:00 (Asia/Shanghai)."""
     return local(dt).strftime("%m-%d %H:%M")
