@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from nonebot.adapters import Bot, Event
 from nonebot.permission import Permission
+from nonebot.plugin import PluginMetadata
 
 from bot.platforms import Mention, account_of, group_of, platform_of
 
@@ -109,6 +110,20 @@ class CommandError(ValueError):
         super().__init__(code)
         self.code = code
         self.context = context
+
+
+def plugin_meta(
+    name: str, description: str, *commands: Command, group: str = "",
+    usage: str | None = None, **extra: Any,
+) -> PluginMetadata:
+    """A capability's metadata: its commands declared once (``group`` is the /帮助
+    heading of those that name none); the usage line lists them unless given."""
+    declared = [c if c.group or not group else replace(c, group=group) for c in commands]
+    return PluginMetadata(
+        name=name, description=description,
+        usage=" ".join(f"/{c.name}" for c in declared) if usage is None else usage,
+        extra={"commands": declared, **extra},
+    )
 
 
 def declared_commands() -> list[Command]:

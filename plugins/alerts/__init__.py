@@ -4,21 +4,14 @@ reminders before each deadline, escalation to the 综合协调组 when one is mi
 
 from __future__ import annotations
 
-from nonebot.plugin import PluginMetadata
 
-from bot.kit import Command
+from bot.kit import Command, plugin_meta
 from bot.permissions import MEMBER_PERM, STAFF_PERM
 from plugins.alerts import flows, jobs
 
-__plugin_meta__ = PluginMetadata(
-    name="alerts",
-    description="Trigger chain: 2 h acknowledgements, a 48 h screening round, escalation.",
-    usage="/预警 /收到",
-    extra={
-        "commands": [
-            Command("预警", STAFF_PERM, "alert", "时限与预警", flow=flows.alert_cmd),
-            Command("收到", MEMBER_PERM, "alert_ack", "时限与预警", flow=flows.ack_cmd),
-        ],
-        "scheduler": jobs.HOOKS,
-    },
+__plugin_meta__ = plugin_meta(
+    "alerts", "Trigger chain: 2 h acknowledgements, a 48 h screening round, escalation.",
+    Command("预警", STAFF_PERM, "alert", flow=flows.alert_cmd),
+    Command("收到", MEMBER_PERM, "alert_ack", flow=flows.ack_cmd),
+    group="时限与预警", scheduler=jobs.HOOKS,
 )

@@ -4,20 +4,13 @@ at +12/+20/+23 h and escalation to the 流调组 and staff when overdue;
 
 from __future__ import annotations
 
-from nonebot.plugin import PluginMetadata
 
-from bot.kit import Command
+from bot.kit import Command, plugin_meta
 from plugins.assist import flows, jobs
 from plugins.assist.flows import ASSIST_PERM
 
-__plugin_meta__ = PluginMetadata(
-    name="assist",
-    description="Investigation-assist letters: 24 h tasks with reminders and escalation.",
-    usage="/协查",
-    extra={
-        "commands": [
-            Command("协查", ASSIST_PERM, "assist", "时限与预警", flow=flows.assist_cmd),
-        ],
-        "scheduler": jobs.HOOKS,
-    },
+__plugin_meta__ = plugin_meta(
+    "assist", "Investigation-assist letters: 24 h tasks with reminders and escalation.",
+    Command("协查", ASSIST_PERM, "assist", "时限与预警", flow=flows.assist_cmd),
+    scheduler=jobs.HOOKS,
 )

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from nonebot import on_message
 from nonebot.adapters import Bot, Event
-from nonebot.plugin import PluginMetadata
 from nonebot.rule import Rule
 
-from bot.kit import Command
+from bot.kit import Command, plugin_meta
 from bot.permissions import STAFF_PERM
 from bot.platforms import account_of, group_of, platform_of
 from bot.runtime import Runtime, RuntimeDep
@@ -34,21 +33,15 @@ async def on_item_final(rt: Runtime, item: OutboxItem) -> None:
         )
 
 
-__plugin_meta__ = PluginMetadata(
-    name="broadcast",
-    description="Broadcasts to resident groups: preview, confirm, paced delivery, reports.",
-    usage="/广播 /紧急广播 /确认 /取消 /广播情况",
-    extra={
-        "commands": [
-            Command("广播", STAFF_PERM, "broadcast", "宣传", flow=flows.broadcast_cmd),
-            Command("紧急广播", STAFF_PERM, "urgent_broadcast", "宣传", flow=flows.urgent_cmd),
-            Command("确认", STAFF_PERM, "confirm", "宣传", flow=flows.confirm_cmd),
-            Command("取消", STAFF_PERM, "cancel", "宣传", flow=flows.cancel_cmd),
-            Command("广播情况", STAFF_PERM, "broadcast_status", "宣传", flow=flows.status_cmd),
-        ],
-        "outbox_hooks": {"broadcast": on_item_final},
-        "scheduler": SchedulerHooks(handlers={ack.KIND_CHASE: ack.on_chase}),
-    },
+__plugin_meta__ = plugin_meta(
+    "broadcast", "Broadcasts to resident groups: preview, confirm, paced delivery, reports.",
+    Command("广播", STAFF_PERM, "broadcast", flow=flows.broadcast_cmd),
+    Command("紧急广播", STAFF_PERM, "urgent_broadcast", flow=flows.urgent_cmd),
+    Command("确认", STAFF_PERM, "confirm", flow=flows.confirm_cmd),
+    Command("取消", STAFF_PERM, "cancel", flow=flows.cancel_cmd),
+    Command("广播情况", STAFF_PERM, "broadcast_status", flow=flows.status_cmd),
+    group="宣传", outbox_hooks={"broadcast": on_item_final},
+    scheduler=SchedulerHooks(handlers={ack.KIND_CHASE: ack.on_chase}),
 )
 
 

@@ -3,24 +3,17 @@
 
 from __future__ import annotations
 
-from nonebot.plugin import PluginMetadata
 
-from bot.kit import Command
+from bot.kit import Command, plugin_meta
 from plugins.incidents import flows, jobs
 from plugins.incidents.flows import REPORT_PERM, RESPONDER_PERM
 
-__plugin_meta__ = PluginMetadata(
-    name="incidents",
-    description="Incidents: alert the squad, acknowledge, close, escalate when ignored.",
-    usage="/事件 /处理 /办结",
-    extra={
-        "commands": [
-            Command("事件", REPORT_PERM, "incident", "隔离与事件", flow=flows.incident_cmd),
-            Command("处理", RESPONDER_PERM, "incident_ack", "隔离与事件", flow=flows.ack_cmd),
-            Command("办结", RESPONDER_PERM, "incident_close", "隔离与事件", flow=flows.close_cmd),
-        ],
-        "scheduler": jobs.HOOKS,
-    },
+__plugin_meta__ = plugin_meta(
+    "incidents", "Incidents: alert the squad, acknowledge, close, escalate when ignored.",
+    Command("事件", REPORT_PERM, "incident", flow=flows.incident_cmd),
+    Command("处理", RESPONDER_PERM, "incident_ack", flow=flows.ack_cmd),
+    Command("办结", RESPONDER_PERM, "incident_close", flow=flows.close_cmd),
+    group="隔离与事件", scheduler=jobs.HOOKS,
 )
 
 __all__ = ["REPORT_PERM", "RESPONDER_PERM"]

@@ -7,23 +7,14 @@ Nothing of it ever reaches a resident group (DESIGN.md §4).
 
 from __future__ import annotations
 
-from nonebot.plugin import PluginMetadata
 
-from bot.kit import Command
+from bot.kit import Command, plugin_meta
 from bot.permissions import LEADER_PERM
 from plugins.quarantine import flows, jobs
 
-__plugin_meta__ = PluginMetadata(
-    name="quarantine",
-    description="Home quarantine: registration, health-check reminders, fever alerts.",
-    usage="/隔离 登记|列表|解除 /健康",
-    extra={
-        "commands": [
-            Command("隔离", LEADER_PERM, "quarantine", "隔离与事件", flow=flows.quarantine_cmd,
-                    private_only=True),
-            Command("健康", LEADER_PERM, "health", "隔离与事件", flow=flows.health_cmd,
-                    private_only=True),
-        ],
-        "scheduler": jobs.HOOKS,
-    },
+__plugin_meta__ = plugin_meta(
+    "quarantine", "Home quarantine: registration, health-check reminders, fever alerts.",
+    Command("隔离", LEADER_PERM, "quarantine", flow=flows.quarantine_cmd, private_only=True),
+    Command("健康", LEADER_PERM, "health", flow=flows.health_cmd, private_only=True),
+    group="隔离与事件", usage="/隔离 登记|列表|解除 /健康", scheduler=jobs.HOOKS,
 )

@@ -6,8 +6,7 @@ scheduler, and operators can run it at once with `gridbot purge`.
 
 from __future__ import annotations
 
-from nonebot.plugin import PluginMetadata
-
+from bot.kit import plugin_meta
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler, SchedulerHooks, daily_at, ensure_recurring
 from storage.models import ScheduledItem
@@ -41,15 +40,9 @@ async def _recurrence(_rt: Runtime, _session, _ref_id: int):
     return NIGHTLY
 
 
-__plugin_meta__ = PluginMetadata(
-    name="retention",
-    description="Nightly purge of personal data past its retention period.",
-    usage="",
-    extra={
-        "commands": [],
-        "scheduler": SchedulerHooks(
-            handlers={KIND: _on_due}, on_start=(_ensure_nightly,),
-            recurring={KIND: _recurrence},
-        ),
-    },
+__plugin_meta__ = plugin_meta(
+    "retention", "Nightly purge of personal data past its retention period.",
+    usage="", scheduler=SchedulerHooks(
+        handlers={KIND: _on_due}, on_start=(_ensure_nightly,), recurring={KIND: _recurrence},
+    ),
 )

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from nonebot.plugin import PluginMetadata
 
-from bot.kit import Command
+from bot.kit import Command, plugin_meta
 from bot.permissions import STAFF_PERM
 from plugins.slogans import flows, jobs
 
-__plugin_meta__ = PluginMetadata(
-    name="slogans",
-    description="Slogan library rotated to resident groups at set times.",
-    usage="/标语 添加|列表|删除|时间",
-    extra={
-        "commands": [Command("标语", STAFF_PERM, "slogan", "宣传", flow=flows.slogan_cmd)],
-        "scheduler": jobs.HOOKS,
-    },
+__plugin_meta__ = plugin_meta(
+    "slogans", "Slogan library rotated to resident groups at set times.",
+    Command("标语", STAFF_PERM, "slogan", "宣传", flow=flows.slogan_cmd),
+    usage="/标语 添加|列表|删除|时间", scheduler=jobs.HOOKS,
 )
