@@ -4,7 +4,6 @@ reminders before each deadline, escalation to the 综合协调组 when one is mi
 
 from __future__ import annotations
 
-
 from bot.kit import Command, plugin_meta
 from bot.permissions import MEMBER_PERM, STAFF_PERM
 from plugins.alerts import flows, jobs

@@ -4,7 +4,6 @@ at +12/+20/+23 h and escalation to the 流调组 and staff when overdue;
 
 from __future__ import annotations
 
-
 from bot.kit import Command, plugin_meta
 from plugins.assist import flows, jobs
 from plugins.assist.flows import ASSIST_PERM

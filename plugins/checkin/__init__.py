@@ -3,7 +3,6 @@ progress, laggard chasing, escalation and export (DESIGN.md §3)."""
 
 from __future__ import annotations
 
-
 from bot.kit import Command, Outcome, Sender, deliver, plugin_meta, sender_of
 from bot.permissions import LEADER_PERM, STAFF_PERM
 from plugins.checkin import flows, jobs

@@ -3,7 +3,6 @@ unit in, and the leaders of units not done are reminded once the same day."""
 
 from __future__ import annotations
 
-
 from bot.kit import Command, plugin_meta
 from bot.permissions import LEADER_PERM, STAFF_PERM
 from plugins.duties import flows, jobs

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-
 from bot.kit import Command, plugin_meta
 from plugins.incidents import flows, jobs
 from plugins.incidents.flows import REPORT_PERM, RESPONDER_PERM

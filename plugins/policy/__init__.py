@@ -3,7 +3,6 @@ study acknowledgements, reminders and the study status for the 综合协调组."
 
 from __future__ import annotations
 
-
 from bot.kit import Command, plugin_meta
 from bot.permissions import LEADER_PERM, STAFF_PERM
 from plugins.policy import flows, jobs

@@ -7,7 +7,6 @@ Nothing of it ever reaches a resident group (DESIGN.md §4).
 
 from __future__ import annotations
 
-
 from bot.kit import Command, plugin_meta
 from bot.permissions import LEADER_PERM
 from plugins.quarantine import flows, jobs

@@ -3,7 +3,6 @@ every day; plus the staff report of what a downtime made the scheduler miss."""
 
 from __future__ import annotations
 
-
 from bot.kit import Command, plugin_meta
 from bot.permissions import LEADER_PERM
 from plugins.reminders import flows, jobs

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from bot.kit import Command, plugin_meta
 from bot.permissions import ADMIN_PERM, EVERYONE, STAFF_PERM
 from plugins.roster import flows

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from bot.kit import Command, plugin_meta
 from bot.permissions import STAFF_PERM
 from plugins.slogans import flows, jobs
