@@ -12,7 +12,6 @@ import argparse
 import asyncio
 import json
 import os
-import signal
 import socket
 import sqlite3
 import statistics
@@ -25,6 +24,10 @@ from pathlib import Path
 from websockets.asyncio.client import connect
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.procs import stop_process  # noqa: E402
+
 BOT = 4242
 STAFF = 12345
 LEADER = 30011
@@ -166,11 +169,7 @@ async def run(groups: int, interval: float, samples: int) -> dict:
                     await asyncio.sleep(0.05)
                 pump.cancel()
         finally:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop_process(proc)
         sends = client.resident_sends
         wall = sends[-1] - sends[0]
         expected = (groups - 1) * interval

@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import contextlib
 import itertools
-import json
 import socket
 import subprocess
 import sys
@@ -78,12 +77,7 @@ class Client:
         self.reader = asyncio.create_task(self._read())
 
     async def _read(self) -> None:
-        async for raw in self.ws:
-            frame = json.loads(raw)
-            if "action" not in frame:
-                continue
-            await self.ws.send(json.dumps({"status": "ok", "retcode": 0,
-                                           "data": {"message_id": 1}, "echo": frame["echo"]}))
+        async for frame in loadrig.actions(self.ws):
             params = frame.get("params", {})
             user = _addressed(params)
             fut = self.waiting.pop(user, None) if user is not None else None

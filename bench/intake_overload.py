@@ -33,19 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from messages.render import Renderer  # noqa: E402
-from tests.loadrig import (  # noqa: E402
-    LEADER_BASE,
-    BotProcess,
-    bot_env,
-    cpu_hogs,
-    hog_cpu,
-    import_street,
-    onebot,
-    pin,
-    prepare_round,
-    report_text,
-    reporters,
-)
+from tests import loadrig  # noqa: E402  (the shared real-process harness)
 from tests.test_run_process import free_port  # noqa: E402
 
 GOAL_MB = 250
@@ -67,7 +55,7 @@ async def capacity(side, first: int) -> float:
     async def worker() -> None:
         while todo:
             i = todo.pop(0)
-            sent = await side.ask_user(LEADER_BASE + i, report_text(i), timeout=60)
+            sent = await side.ask_user(loadrig.LEADER_BASE + i, loadrig.report_text(i), timeout=60)
             if CONFIRMED not in sent.text:
                 raise SystemExit(f"capacity phase: unexpected answer {sent.text!r}")
 
@@ -79,22 +67,19 @@ async def run(args: argparse.Namespace) -> dict:
     units = CAPACITY_N + args.events
     workdir = Path(tempfile.mkdtemp(prefix="gridbot-overload-"))
     extra = dict(kv.split("=", 1) for kv in args.env)
-    env = bot_env(workdir, free_port(), **extra)
+    env = loadrig.bot_env(workdir, free_port(), **extra)
     t = time.monotonic()
-    import_street(workdir, env, units)
+    loadrig.import_street(workdir, env, units)
     import_s = time.monotonic() - t
     busy = Renderer().render("common/busy", command="打卡")
-    bot = BotProcess(workdir, env)
+    bot = loadrig.BotProcess(workdir, env)
     samples: list[tuple[float, int]] = []
     out: dict = {"units": units, "import_s": import_s, "env": extra, "hogs": args.hogs}
     try:
-        async with onebot(bot) as side:
-            await prepare_round(side)
+        async with loadrig.onebot(bot) as side:
+            await loadrig.prepare_round(side)
             out["rss_idle_kb"] = bot.status()["VmRSS"]
-            cpu = hog_cpu() if args.hogs else None
-            with cpu_hogs(args.hogs, seconds=args.max_seconds, cpu=cpu):
-                if cpu is not None:
-                    pin(bot.threads(), cpu)
+            with loadrig.crowded(bot, args.hogs, seconds=args.max_seconds):
                 rate = await capacity(side, 0)
                 out["capacity_per_s"] = rate
                 out["rss_after_capacity_kb"] = bot.status()["VmRSS"]
@@ -107,7 +92,7 @@ async def run(args: argparse.Namespace) -> dict:
                 sampler = asyncio.create_task(sample())
                 send_rate = args.factor * rate
                 out["send_rate_per_s"] = send_rate
-                leaders = [LEADER_BASE + i for i in range(CAPACITY_N, units)]
+                leaders = [loadrig.LEADER_BASE + i for i in range(CAPACITY_N, units)]
                 sent_at: dict[int, float] = {}
                 cpu_before = bot.cpu_seconds()
                 started = time.monotonic()
@@ -115,7 +100,8 @@ async def run(args: argparse.Namespace) -> dict:
                     delay = started + k / send_rate - time.monotonic()
                     if delay > 0:
                         await asyncio.sleep(delay)
-                    sent_at[user] = await side.send(user, report_text(user - LEADER_BASE))
+                    text = loadrig.report_text(user - loadrig.LEADER_BASE)
+                    sent_at[user] = await side.send(user, text)
                 out["send_s"] = time.monotonic() - started
                 try:
                     await side.until_answered(leaders, timeout=args.max_seconds)
@@ -149,7 +135,10 @@ async def run(args: argparse.Namespace) -> dict:
             lat_busy.append(latency)
         else:
             other[user] = [a.sent.text for a in answers]
-    rows = {r for r in reporters(workdir) if int(r.split(":")[1]) - LEADER_BASE >= CAPACITY_N}
+    rows = {
+        r for r in loadrig.reporters(workdir)
+        if int(r.split(":")[1]) - loadrig.LEADER_BASE >= CAPACITY_N
+    }
     log = bot.log()
     out["busy_messages"] = sum(1 for a in side.everything if a.sent.text == busy)
     out.update(

@@ -1,5 +1,6 @@
 """Helpers shared by the end-to-end tests: a test clock, group binding, a started
-scheduler, scheduled items, outbox settling, collecting sends.
+(and restarted) scheduler, scheduled items, the audit trail, outbox settling,
+collecting sends.
 
 Plain functions, no plugin imports at module level: NoneBot must be initialised
 before a plugin module is imported.
@@ -8,16 +9,17 @@ before a plugin module is imported.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
 
 from sqlmodel import col, select
 
 from bot.clock import ManualClock
+from bot.outbox import Outbox
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler, SchedulerHooks
 from ground.timeutil import SHANGHAI, local
-from storage.models import ScheduledItem
+from storage.models import AuditLog, ScheduledItem
 from storage.models_outbox import OutboxItem
 from tests.onebot import OneBotPeer, Sent
 
@@ -28,6 +30,16 @@ Clock = ManualClock
 # The instant every test's runtime clock starts at unless the test sets its own:
 # a Monday morning, outside quiet hours, whatever the host's date and hour.
 TEST_EPOCH = datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI)
+
+
+def freeze_clock(rt: Runtime, at: datetime, outbox: Outbox | None = None) -> ManualClock:
+    """A frozen clock at ``at``, installed as the runtime's clock (and as the wall
+    clock the outbox paces and holds quiet hours by, when given)."""
+    clock = ManualClock(at)
+    rt.clock = clock
+    if outbox is not None:
+        outbox.wall = clock
+    return clock
 
 
 async def advance(sched: Scheduler, clock: ManualClock, **kw: float) -> None:
@@ -53,6 +65,18 @@ async def start_scheduler(rt: Runtime, hooks: SchedulerHooks) -> Scheduler:
     return sched
 
 
+async def restart(
+    sched: Scheduler, start: Callable[[Runtime], Awaitable[Scheduler]],
+    clock: ManualClock | None = None, at: datetime | None = None,
+) -> Scheduler:
+    """A restart: stop the scheduler, move ``clock`` to ``at`` while it is down (if
+    given) and start a new one (``start(rt)``) on the same database."""
+    await sched.stop()
+    if clock is not None and at is not None:
+        clock.at = at
+    return await start(sched.runtime)
+
+
 async def scheduled_items(
     rt: Runtime,
     kind: str | None = None,
@@ -72,6 +96,13 @@ async def scheduled_items(
     stmt = stmt.order_by(ScheduledItem.due_at if by_due else ScheduledItem.id)
     async with rt.db.read() as s:
         return list((await s.exec(stmt)).all())
+
+
+async def audit_trail(rt: Runtime, prefix: str, field=AuditLog.detail) -> list:
+    """(action, ``field``) of each audit row whose action starts with ``prefix``, in order."""
+    stmt = select(AuditLog.action, field).where(col(AuditLog.action).startswith(prefix))
+    async with rt.db.read() as s:
+        return list((await s.exec(stmt.order_by(AuditLog.id))).all())
 
 
 async def outbox_settled(rt: Runtime) -> None:

@@ -18,18 +18,18 @@ import contextlib
 import itertools
 import json
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from websockets.asyncio.client import ClientConnection, connect
 
 from tests.onebot import Sent, parse_sent
+from tests.procs import stop_process
 from tests.test_run_process import wait_listening
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -131,13 +131,7 @@ class BotProcess:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
     def stop(self) -> int | None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self._log.close()
         return self.proc.returncode
 
@@ -171,6 +165,29 @@ def hog_cpu() -> int | None:
         return max(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         return None
+
+
+@contextlib.contextmanager
+def crowded(bot: BotProcess, hogs: int, seconds: float) -> Iterator[None]:
+    """``hogs`` busy loops (for at most ``seconds``) pinned with the bot's threads to
+    one CPU, so the bot gets a fraction of it; no hogs: the bot runs as it is."""
+    cpu = hog_cpu() if hogs else None
+    with cpu_hogs(hogs, seconds=seconds, cpu=cpu):
+        if cpu is not None:
+            pin(bot.threads(), cpu)
+        yield
+
+
+async def actions(ws: ClientConnection) -> AsyncIterator[dict]:
+    """Each action frame the bot sends, answered at once ("ok", by its ``echo``) as
+    an implementation does; other frames are passed over."""
+    async for raw in ws:
+        frame = json.loads(raw)
+        if "action" not in frame:
+            continue
+        await ws.send(json.dumps({"status": "ok", "retcode": 0,
+                                  "data": {"message_id": 1}, "echo": frame["echo"]}))
+        yield frame
 
 
 _message_ids = itertools.count(1)
@@ -207,12 +224,7 @@ class OnebotSide:
         self._reader = asyncio.create_task(self._read())
 
     async def _read(self) -> None:
-        async for raw in self.ws:
-            frame = json.loads(raw)
-            if "action" not in frame:
-                continue
-            await self.ws.send(json.dumps({"status": "ok", "retcode": 0,
-                                           "data": {"message_id": 1}, "echo": frame["echo"]}))
+        async for frame in actions(self.ws):
             if frame["action"] not in ("send_group_msg", "send_private_msg", "send_msg"):
                 continue
             sent = parse_sent(frame["action"], frame["params"])

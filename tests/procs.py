@@ -57,15 +57,19 @@ class Gridbot:
         self.proc.wait(30)
 
     def stop(self) -> None:
-        """SIGINT and wait (a graceful stop), else kill; a no-op once it has exited."""
-        if self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc, 30)
+
+
+def stop_process(proc: subprocess.Popen, timeout: float = 20) -> None:
+    """SIGINT and wait (a graceful stop), else kill; a no-op once it has exited."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def db_rows(path: Path, sql: str, params: tuple = ()) -> list[tuple]:

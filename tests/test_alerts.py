@@ -9,16 +9,23 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlmodel import col, select
+from sqlmodel import select
 
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler, merge_hooks
 from ground.timeutil import SHANGHAI, local
-from storage.models import AuditLog, CheckinRound, ScheduledItem
+from storage.models import CheckinRound, ScheduledItem
 from storage.models_deadlines import Alert, AlertAck
 from storage.models_outbox import OutboxItem
 from tests.conftest import dump_db
-from tests.helpers import Clock, register_groups, run_due, start_scheduler
+from tests.helpers import (
+    audit_trail,
+    freeze_clock,
+    register_groups,
+    restart,
+    run_due,
+    start_scheduler,
+)
 from tests.onebot import OneBotPeer, Sent
 
 # Plugin modules are imported inside tests: NoneBot must be initialised first.
@@ -64,8 +71,7 @@ async def item(rt: Runtime, kind: str) -> ScheduledItem:
 async def test_trigger_chain_end_to_end(peer: OneBotPeer, street: Runtime, outbox) -> None:
     await bind(peer)
     t0 = datetime(2031, 3, 3, 10, 0, tzinfo=SHANGHAI)
-    clock = Clock(t0)
-    street.clock = clock
+    clock = freeze_clock(street, t0)
     sched = await start(street)
 
     # Start: the reply in the 综合协调组, the notice with the ack request in each work group.
@@ -122,9 +128,7 @@ async def test_trigger_chain_end_to_end(peer: OneBotPeer, street: Runtime, outbo
 
     # The bot is down over the 2-hour mark and back 10 minutes later (within the grace):
     # the escalation goes to the 综合协调组 once, marked 补发.
-    await sched.stop()
-    clock.at = t0 + timedelta(hours=2, minutes=10)
-    sched = await start(street)
+    sched = await restart(sched, start, clock, t0 + timedelta(hours=2, minutes=10))
     escalated = await peer.expect_send()
     assert escalated.target == f"group:{COORD}"
     assert escalated.text.startswith(
@@ -178,8 +182,7 @@ async def test_trigger_chain_end_to_end(peer: OneBotPeer, street: Runtime, outbo
     await peer.no_action(0.5)
 
     # Another restart sends nothing more; everything fired exactly once.
-    await sched.stop()
-    sched = await start(street)
+    sched = await restart(sched, start)
     await peer.no_action(0.5)
     await sched.stop()
     rows = {i.kind: (i.state, i.attempts) for i in await all_items(street)}
@@ -191,8 +194,7 @@ async def test_trigger_chain_end_to_end(peer: OneBotPeer, street: Runtime, outbo
         )).all()
         acks = (await s.exec(select(AlertAck).order_by(AlertAck.chat_group_id))).all()
         alert = await s.get(Alert, 1)
-        audit = (await s.exec(select(AuditLog.action, AuditLog.detail).where(
-            col(AuditLog.action).startswith("alert_")).order_by(AuditLog.id))).all()
+    audit = await audit_trail(street, "alert_")
     heads = [(t, text.split("】")[0] + "】") for t, text in outbox_rows]
     assert heads == [
         (str(W1), "【疫情预警 #1】"), (str(W2), "【疫情预警 #1】"), (str(W2), "【预警提醒】"),
@@ -214,7 +216,7 @@ async def test_all_acknowledged_cancels_reminder_and_escalation(
     peer: OneBotPeer, street: Runtime, outbox
 ) -> None:
     await bind(peer)
-    street.clock = Clock(datetime(2031, 3, 3, 10, 0, tzinfo=SHANGHAI))
+    freeze_clock(street, datetime(2031, 3, 3, 10, 0, tzinfo=SHANGHAI))
     sched = await start(street)
     try:
         # Typed in a work group: the reply and that group's own notice there, the
@@ -253,7 +255,7 @@ async def test_bad_input_and_refusals_write_nothing(
     refused = street.renderer.render("common/refused")
     usage = street.renderer.render("usage/alert")
     ack_usage = street.renderer.render("usage/alert_ack")
-    street.clock = Clock(datetime(2031, 3, 3, 10, 0, tzinfo=SHANGHAI))
+    freeze_clock(street, datetime(2031, 3, 3, 10, 0, tzinfo=SHANGHAI))
     # No work group bound yet: nobody to alert, nothing written.
     before = dump_db(street)
     sent = await peer.ask(ADMIN, "/预警 成都市")
@@ -287,15 +289,13 @@ async def test_escalation_missed_beyond_the_grace_is_reported_not_sprayed(
     peer: OneBotPeer, street: Runtime, outbox
 ) -> None:
     await bind(peer)
-    clock = Clock(datetime(2031, 3, 3, 10, 0, tzinfo=SHANGHAI))
-    street.clock = clock
+    clock = freeze_clock(street, datetime(2031, 3, 3, 10, 0, tzinfo=SHANGHAI))
     sched = await start(street)
     await peer.group_message(ADMIN, COORD, "/预警 成都市")
     await collect(peer, 3)
     await peer.no_action(0.3)
-    await sched.stop()
-    clock.at = datetime(2031, 3, 3, 13, 0, tzinfo=SHANGHAI)  # down from 10:00 to 13:00
-    sched = await start(street)
+    # Down from 10:00 to 13:00.
+    sched = await restart(sched, start, clock, datetime(2031, 3, 3, 13, 0, tzinfo=SHANGHAI))
     try:
         report = await peer.expect_send()
         assert report.target == f"group:{COORD}"

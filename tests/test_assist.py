@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlmodel import col, select
+from sqlmodel import select
 
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler, merge_hooks
@@ -17,7 +17,15 @@ from storage.models import AuditLog, ScheduledItem
 from storage.models_deadlines import AssistTask
 from storage.models_outbox import OutboxItem
 from tests.conftest import dump_db
-from tests.helpers import Clock, register_groups, run_due, scheduled_items, start_scheduler
+from tests.helpers import (
+    audit_trail,
+    freeze_clock,
+    register_groups,
+    restart,
+    run_due,
+    scheduled_items,
+    start_scheduler,
+)
 from tests.onebot import OneBotPeer
 
 # Plugin modules are imported inside tests: NoneBot must be initialised first.
@@ -54,8 +62,7 @@ async def test_assist_letter_reminders_escalation_and_completion(
 ) -> None:
     await bind(peer)
     t0 = datetime(2031, 3, 3, 9, 0, tzinfo=SHANGHAI)
-    clock = Clock(t0)
-    street.clock = clock
+    clock = freeze_clock(street, t0)
     sched = await start(street)
 
     note = "核查2名密接人员活动轨迹，联系电话13812345678"
@@ -89,9 +96,7 @@ async def test_assist_letter_reminders_escalation_and_completion(
         await peer.no_action(0.3)
 
     # Down over +23 h, back 5 minutes later: that reminder once, marked 补发.
-    await sched.stop()
-    clock.at = t0 + timedelta(hours=23, minutes=5)
-    sched = await start(street)
+    sched = await restart(sched, start, clock, t0 + timedelta(hours=23, minutes=5))
     late = await peer.expect_send()
     assert (late.target, late.text.splitlines()[0]) == (
         f"group:{FLOW}", f"【协查提醒】协查函 {LETTER} 还剩约 1 小时（03-04 09:00 截止）（补发）。"
@@ -129,8 +134,7 @@ async def test_assist_letter_reminders_escalation_and_completion(
         task = (await s.exec(select(AssistTask))).one()
         pushed = (await s.exec(select(OutboxItem.target).where(
             OutboxItem.source == "assist:1").order_by(OutboxItem.id))).all()
-        audit = (await s.exec(select(AuditLog.action, AuditLog.actor).where(
-            col(AuditLog.action).startswith("assist_")).order_by(AuditLog.id))).all()
+    audit = await audit_trail(street, "assist_", AuditLog.actor)
     assert (task.state, task.done_by, task.escalated_at is not None) == ("done", "qq:40001", True)
     assert pushed == [str(FLOW)] * 4 + [str(FLOW), str(COORD)] + [str(COORD)]
     assert [tuple(a) for a in audit] == [("assist_create", "qq:10002"), ("assist_done", "qq:40001")]
@@ -143,8 +147,7 @@ async def test_completion_in_time_cancels_the_pending_items(
     peer: OneBotPeer, street: Runtime, outbox
 ) -> None:
     await bind(peer)
-    clock = Clock(datetime(2031, 3, 3, 9, 0, tzinfo=SHANGHAI))
-    street.clock = clock
+    clock = freeze_clock(street, datetime(2031, 3, 3, 9, 0, tzinfo=SHANGHAI))
     sched = await start(street)
     try:
         await peer.private_message(LI, "/协查 2031-88")
@@ -168,7 +171,7 @@ async def test_bad_input_and_refusals_write_nothing(
     peer: OneBotPeer, street: Runtime, outbox
 ) -> None:
     await bind(peer)
-    street.clock = Clock(datetime(2031, 3, 3, 9, 0, tzinfo=SHANGHAI))
+    freeze_clock(street, datetime(2031, 3, 3, 9, 0, tzinfo=SHANGHAI))
     sent = await peer.ask(LI, "/协查 2031-1 首件", group_id=COORD)
     assert "已登记协查函 2031-1" in sent.text
     await peer.expect_send()  # its notice to the 流调组

@@ -18,7 +18,7 @@ from storage.models import ChatGroup, ScheduledItem
 from storage.models_broadcast import Broadcast, BroadcastAck
 from storage.models_outbox import OutboxItem
 from tests.conftest import dump_db
-from tests.helpers import Clock, run_due, scheduled_items
+from tests.helpers import freeze_clock, run_due, scheduled_items
 from tests.onebot import OneBotPeer, Sent
 
 # Plugin modules are imported inside tests: NoneBot must be initialised first.
@@ -80,9 +80,7 @@ async def test_ack_then_chase_the_silent_groups_once(
     from plugins.broadcast import ack
 
     await bind_groups(peer)
-    clock = Clock(datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI))
-    street.clock = clock
-    outbox.wall = clock
+    clock = freeze_clock(street, datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI), outbox)
     plain = await send_broadcast(peer, street, "/广播 范围 幸福社区/1-3栋 明天停水", 3)
     number = await send_broadcast(
         peer, street, "/广播 范围 幸福社区/1-3栋 需回执 今晚8点核酸检测，请带身份证。", 3
@@ -152,9 +150,7 @@ async def test_ack_goes_to_the_newest_recent_ack_broadcast(
     peer: OneBotPeer, street: Runtime, outbox
 ) -> None:
     await bind_groups(peer)
-    clock = Clock(datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI))
-    street.clock = clock
-    outbox.wall = clock
+    clock = freeze_clock(street, datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI), outbox)
     old = await send_broadcast(peer, street, "/广播 范围 幸福社区/1栋 需回执 第一条", 1)
     clock.advance(hours=1)
     new = await send_broadcast(peer, street, "/广播 范围 幸福社区/1-2栋 需回执 第二条", 2)
@@ -176,9 +172,7 @@ async def test_quiet_hours_delay_the_chase_and_cancel_drops_it(
     peer: OneBotPeer, street: Runtime, outbox
 ) -> None:
     await bind_groups(peer)
-    clock = Clock(datetime(2026, 11, 30, 23, 0, tzinfo=SHANGHAI))
-    street.clock = clock
-    outbox.wall = clock
+    clock = freeze_clock(street, datetime(2026, 11, 30, 23, 0, tzinfo=SHANGHAI), outbox)
     preview = await peer.ask(STAFF, "/广播 需回执 明早8点开始核酸", group_id=WORK)
     number = int(preview.text.split("#", 1)[1].split()[0])
     started = await peer.ask(STAFF, f"/确认 {number}", group_id=WORK)

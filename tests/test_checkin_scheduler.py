@@ -18,7 +18,7 @@ from ground.timeutil import SHANGHAI
 from storage.db import Database
 from storage.models import CheckinRound, ScheduledItem
 from storage.repo import Scope
-from tests.helpers import Clock, advance, scheduled_items
+from tests.helpers import advance, freeze_clock, scheduled_items
 from tests.onebot import OneBotPeer
 from tests.test_checkin_e2e import STAFF
 
@@ -54,8 +54,7 @@ async def test_reminder_and_deadline_fire_once_across_a_restart(
     restarted scheduler fires only what is left, with no wall-clock waits."""
     from plugins.checkin import jobs
 
-    clock = Clock(datetime(2026, 11, 30, 8, 0, tzinfo=SHANGHAI))
-    street.clock = clock
+    clock = freeze_clock(street, datetime(2026, 11, 30, 8, 0, tzinfo=SHANGHAI))
     for group, args in ((WORK, "幸福社区/第一网格 工作群"), (STATS, "全部 数据统计排查组")):
         await peer.ask(STAFF, f"/绑定群 {args}", group_id=group)
     first = Scheduler.from_hooks(street, jobs.HOOKS)
@@ -108,8 +107,7 @@ async def test_reminder_and_deadline_fire_once_across_a_restart(
 
 
 async def test_rebuild_fires_late_items_and_marks_old_ones_missed(runtime: Runtime) -> None:
-    clock = Clock(datetime(2026, 11, 30, 2, 0, tzinfo=UTC))
-    runtime.clock = clock
+    clock = freeze_clock(runtime, datetime(2026, 11, 30, 2, 0, tzinfo=UTC))
     fired: list[int] = []
 
     async def handler(rt: Runtime, item: ScheduledItem) -> None:
@@ -210,8 +208,7 @@ async def test_close_cancels_pending_reminders(peer: OneBotPeer, street: Runtime
 async def test_daily_round_opens_reminds_and_closes(peer: OneBotPeer, street: Runtime) -> None:
     from plugins.checkin import jobs
 
-    clock = Clock(datetime(2026, 11, 30, 9, 0, tzinfo=SHANGHAI))
-    street.clock = clock
+    clock = freeze_clock(street, datetime(2026, 11, 30, 9, 0, tzinfo=SHANGHAI))
     await peer.ask(STAFF, "/绑定群 幸福社区/第一网格 工作群", group_id=WORK)
     sched = Scheduler.from_hooks(street, jobs.HOOKS)
     street.scheduler = sched

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 from sqlalchemy import text
@@ -74,30 +76,9 @@ async def test_a_nested_write_in_one_task_raises_instead_of_hanging(runtime: Run
             s.add(Community(name="之后"))
 
 
-async def test_a_stuck_writer_makes_the_next_one_fail_loudly(runtime: Runtime) -> None:
-    db = Database(runtime.settings.db_url, write_timeout=0.2)
-    inside = asyncio.Event()
-    release = asyncio.Event()
-
-    async def stuck() -> None:
-        async with db.write():
-            inside.set()
-            await release.wait()
-
-    task = asyncio.create_task(stuck())
-    try:
-        await inside.wait()
-        with pytest.raises(WriteQueueTimeout, match=r"waited 0\.2 s"):
-            async with db.write():
-                pass
-    finally:
-        release.set()
-        await task
-        await db.dispose()
-
-
-async def test_a_cancelled_waiter_leaves_the_queue(runtime: Runtime) -> None:
-    db = runtime.db
+@asynccontextmanager
+async def write_held(db: Database) -> AsyncIterator[None]:
+    """Inside the block another task holds the write queue (and lets go after it)."""
     inside = asyncio.Event()
     release = asyncio.Event()
 
@@ -106,20 +87,40 @@ async def test_a_cancelled_waiter_leaves_the_queue(runtime: Runtime) -> None:
             inside.set()
             await release.wait()
 
+    task = asyncio.create_task(holder())
+    try:
+        await inside.wait()
+        yield
+    finally:
+        release.set()
+        await task
+
+
+async def test_a_stuck_writer_makes_the_next_one_fail_loudly(runtime: Runtime) -> None:
+    db = Database(runtime.settings.db_url, write_timeout=0.2)
+    try:
+        async with write_held(db):
+            with pytest.raises(WriteQueueTimeout, match=r"waited 0\.2 s"):
+                async with db.write():
+                    pass
+    finally:
+        await db.dispose()
+
+
+async def test_a_cancelled_waiter_leaves_the_queue(runtime: Runtime) -> None:
+    db = runtime.db
+
     async def waiter() -> None:
         async with db.write() as s:
             s.add(Community(name="不该写入"))
 
-    first = asyncio.create_task(holder())
-    await inside.wait()
-    second = asyncio.create_task(waiter())
-    await asyncio.sleep(0.01)
-    assert db.writers_waiting == 1
-    second.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await second
-    release.set()
-    await first
+    async with write_held(db):
+        second = asyncio.create_task(waiter())
+        await asyncio.sleep(0.01)
+        assert db.writers_waiting == 1
+        second.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await second
     async with asyncio.timeout(2):
         async with db.write() as s:
             s.add(Community(name="之后"))

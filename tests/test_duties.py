@@ -17,7 +17,7 @@ from ground.timeutil import SHANGHAI, local
 from storage.models import AuditLog, ScheduledItem
 from storage.models_events import DutyOccurrence, DutyUnit
 from tests.conftest import dump_db
-from tests.helpers import Clock, fire_due, outbox_settled, register_groups, scheduled_items
+from tests.helpers import fire_due, freeze_clock, outbox_settled, register_groups, scheduled_items
 from tests.onebot import OneBotPeer
 
 # Plugin modules are imported inside tests: NoneBot must be initialised first.
@@ -52,9 +52,7 @@ async def test_occurrence_done_and_laggards_reminded_once(
     from plugins.duties import jobs
 
     await bind_groups(peer)
-    clock = Clock(datetime(2026, 11, 30, 8, 0, tzinfo=SHANGHAI))
-    street.clock = clock
-    outbox.wall = clock
+    clock = freeze_clock(street, datetime(2026, 11, 30, 8, 0, tzinfo=SHANGHAI), outbox)
     sched = Scheduler.from_hooks(street, jobs.HOOKS)  # not started: the test fires items
     street.scheduler = sched
 
@@ -168,7 +166,7 @@ def test_next_start_and_chase_deadline() -> None:
 async def test_list_stop_and_restart(peer: OneBotPeer, street: Runtime) -> None:
     from plugins.duties import jobs
 
-    street.clock = Clock(datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI))
+    freeze_clock(street, datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI))
     first = await peer.ask(LI, "/任务 应急演练 每周三 15:00 范围 幸福社区/第一网格")
     assert "#1「应急演练」：每周三 15:00，范围 幸福社区/第一网格（4 个单元）" in first.text
     assert "首次：12-02 15:00" in first.text
@@ -203,8 +201,7 @@ async def test_list_stop_and_restart(peer: OneBotPeer, street: Runtime) -> None:
 
 async def test_bad_input_and_refusals_change_nothing(peer: OneBotPeer, street: Runtime) -> None:
     await bind_groups(peer)
-    clock = Clock(datetime(2026, 11, 30, 8, 0, tzinfo=SHANGHAI))
-    street.clock = clock
+    clock = freeze_clock(street, datetime(2026, 11, 30, 8, 0, tzinfo=SHANGHAI))
     created = await peer.ask(LI, "/任务 楼道消杀 每天 09:00 幸福社区/3栋")
     assert "已创建任务 #1" in created.text
     render = street.renderer.render

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
+
+from tests.strategies import FUZZ, near_misses
 
 
 @pytest.fixture
@@ -64,7 +66,7 @@ def test_list_stop_done(syntax) -> None:
     ]
 
 
-@settings(max_examples=400, deadline=None)
+@FUZZ
 @given(text=st.text(max_size=80))
 def test_parsers_never_raise(text: str) -> None:
     from plugins.duties import syntax
@@ -76,17 +78,16 @@ def test_parsers_never_raise(text: str) -> None:
     assert done is None or done.number >= 1
 
 
-words = st.sampled_from(
-    ["消杀", "列表", "停止", "每天", "每周一", "每周八", "每月1日", "每月31日", "09:00", "25:00",
-     "范围", "幸福社区", "3栋", "2单元", "3-8栋", "#2", "2", " ", "，"]
-)
+WORDS = [
+    "消杀", "列表", "停止", "每天", "每周一", "每周八", "每月1日", "每月31日", "09:00", "25:00",
+    "范围", "幸福社区", "3栋", "2单元", "3-8栋", "#2", "2", " ", "，",
+]
 
 
-@settings(max_examples=400, deadline=None)
-@given(parts=st.lists(words, max_size=6))
-def test_parsers_never_raise_on_near_misses(parts: list[str]) -> None:
+@FUZZ
+@given(text=near_misses(WORDS))
+def test_parsers_never_raise_on_near_misses(text: str) -> None:
     from plugins.duties import syntax
 
-    text = " ".join(parts)
     syntax.parse_duty(text)
     syntax.parse_done(text)

@@ -8,20 +8,19 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import col, select
-
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
 from bot.settings import Settings
 from ground.timeutil import SHANGHAI, local
-from storage.models import AuditLog, ScheduledItem, TeamMember
+from storage.models import ScheduledItem, TeamMember
 from storage.models_events import Incident
 from storage.repo import ensure_person
 from tests.conftest import dump_db
 from tests.helpers import (
-    Clock,
+    audit_trail,
     collect,
     fire_due,
+    freeze_clock,
     outbox_settled,
     register_groups,
     say,
@@ -83,9 +82,7 @@ async def test_unacknowledged_incident_escalates_to_staff(
     from plugins.incidents import jobs
 
     await setup_street(peer, street)
-    clock = Clock(datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI))
-    street.clock = clock
-    outbox.wall = clock
+    clock = freeze_clock(street, datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI), outbox)
     sched = Scheduler.from_hooks(street, jobs.HOOKS)  # not started: the test fires items
 
     sends = await say(peer, ZHENG, "/事件 设备离线 3栋2单元 301 门磁无信号，电话13812345678", 2)
@@ -153,9 +150,7 @@ async def test_unacknowledged_incident_escalates_to_staff(
         "closed", 20, 50, f"qq:{SQUAD_MEMBER}", f"qq:{SQUAD_MEMBER}"
     )
     assert (inc.room, inc.note) == ("301", "门磁无信号，电话138****5678")
-    async with street.db.read() as s:
-        audit = (await s.exec(select(AuditLog.action, AuditLog.detail).where(
-            col(AuditLog.action).startswith("incident_")).order_by(AuditLog.id))).all()
+    audit = await audit_trail(street, "incident_")
     assert [tuple(a) for a in audit] == [
         ("incident_report", "#1 设备离线 unit=6"),
         ("incident_escalate", "#1 after 15min"),
@@ -170,9 +165,7 @@ async def test_acknowledged_incident_does_not_escalate(
     from plugins.incidents import jobs
 
     await setup_street(peer, street)
-    clock = Clock(datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI))
-    street.clock = clock
-    outbox.wall = clock
+    clock = freeze_clock(street, datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI), outbox)
     sched = Scheduler.from_hooks(street, jobs.HOOKS)
 
     # Reported in a work group with a relative unit: the reply there shows no room.
@@ -230,7 +223,7 @@ async def test_escalation_delay_is_a_setting(peer: OneBotPeer, street: Runtime) 
         incident_escalate_minutes: int = 5
 
     street.settings = Tuned(gridbot_db_url=street.settings.db_url)
-    street.clock = Clock(datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI))
+    freeze_clock(street, datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI))
     reply = await peer.ask(ZHENG, "/事件 其他 3栋2单元 楼道堆物")
     assert "5 分钟内无人受理将上报工作人员" in reply.text
     [item] = await escalation_items(street)
@@ -243,7 +236,7 @@ async def test_bad_input_and_refusals_change_nothing(
     peer: OneBotPeer, street: Runtime, outbox
 ) -> None:
     await setup_street(peer, street)
-    street.clock = Clock(datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI))
+    freeze_clock(street, datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI))
     first = await say(peer, ZHENG, "/事件 标识掉落 3栋2单元", 2)
     assert "已上报事件 #1" in at(first, f"private:{ZHENG}").text
     render = street.renderer.render

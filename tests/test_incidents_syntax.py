@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
+
+from tests.strategies import FUZZ, near_misses
 
 
 @pytest.fixture
@@ -51,7 +53,7 @@ def test_list_ack_close(syntax) -> None:
     assert syntax.parse_close("七 已处理") is None
 
 
-@settings(max_examples=400, deadline=None)
+@FUZZ
 @given(text=st.text(max_size=80))
 def test_parsers_never_raise(text: str) -> None:
     from plugins.incidents import syntax
@@ -65,17 +67,16 @@ def test_parsers_never_raise(text: str) -> None:
     assert closed is None or (closed.result and closed.number >= 1)
 
 
-words = st.sampled_from(
-    ["设备离线", "其他", "列表", "3栋2单元", "3-2", "三栋", "2单元", "301", "1-301室", "#3", "＃",
-     "说明", "，", " ", "\u200b", "0栋1单元"]
-)
+WORDS = [
+    "设备离线", "其他", "列表", "3栋2单元", "3-2", "三栋", "2单元", "301", "1-301室", "#3", "＃",
+    "说明", "，", " ", "\u200b", "0栋1单元",
+]
 
 
-@settings(max_examples=400, deadline=None)
-@given(parts=st.lists(words, max_size=6))
-def test_parsers_never_raise_on_near_misses(parts: list[str]) -> None:
+@FUZZ
+@given(text=near_misses(WORDS))
+def test_parsers_never_raise_on_near_misses(text: str) -> None:
     from plugins.incidents import syntax
 
-    text = " ".join(parts)
     syntax.parse_incident(text)
     syntax.parse_close(text)

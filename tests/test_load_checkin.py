@@ -20,11 +20,9 @@ from tests.loadrig import (
     LEADER_BASE,
     BotProcess,
     bot_env,
-    cpu_hogs,
-    hog_cpu,
+    crowded,
     import_street,
     onebot,
-    pin,
     prepare_round,
     report_text,
     reporters,
@@ -46,10 +44,7 @@ async def test_200_checkins_in_flight_on_a_slowed_bot_are_all_answered(tmp_path:
     try:
         async with onebot(bot) as side:
             await prepare_round(side)
-            cpu = hog_cpu()
-            with cpu_hogs(2, seconds=60, cpu=cpu):
-                if cpu is not None:
-                    pin(bot.threads(), cpu)
+            with crowded(bot, 2, seconds=60):
                 started = time.monotonic()
                 for i in units:  # all 200 in flight before the first answer is read
                     await side.send(LEADER_BASE + i, report_text(i))

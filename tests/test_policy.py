@@ -18,7 +18,7 @@ from storage.models import AuditLog, ScheduledItem
 from storage.models_outbox import OutboxItem
 from storage.models_publicity import Policy, PolicyStudy
 from tests.conftest import dump_db
-from tests.helpers import Clock, register_groups, run_due, say, scheduled_items
+from tests.helpers import freeze_clock, register_groups, run_due, say, scheduled_items
 from tests.onebot import OneBotPeer, Sent
 
 # Plugin modules are imported inside tests: NoneBot must be initialised first.
@@ -58,9 +58,7 @@ async def test_publish_study_status_and_reminder(
     from plugins.policy import jobs
 
     await bind_groups(peer)
-    clock = Clock(datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI))
-    street.clock = clock
-    outbox.wall = clock
+    clock = freeze_clock(street, datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI), outbox)
 
     sends = await say(peer, WANG, f"/政策 发布 {TITLE}\n{BODY}", 4, group=WORK)
     reply = one(sends, "已发布政策", f"group:{WORK}")
@@ -119,7 +117,7 @@ async def test_publish_study_status_and_reminder(
 async def test_versions_are_studied_separately(peer: OneBotPeer, street: Runtime, outbox) -> None:
     from plugins.policy import jobs
 
-    street.clock = Clock(datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI))
+    freeze_clock(street, datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI))
     first = await peer.ask(WANG, f"/政策 发布 {TITLE}\n第一版正文")
     assert f"#1《{TITLE}》第1版" in first.text
     other = await peer.ask(WANG, "/政策 发布\n《冬季消杀工作安排》\n每周一、四全面消杀。")
@@ -166,9 +164,7 @@ async def test_quiet_hours_hold_resident_notice_and_move_the_reminder(
     peer: OneBotPeer, street: Runtime, outbox
 ) -> None:
     await bind_groups(peer)
-    clock = Clock(datetime(2026, 11, 30, 23, 0, tzinfo=SHANGHAI))
-    street.clock = clock
-    outbox.wall = clock
+    clock = freeze_clock(street, datetime(2026, 11, 30, 23, 0, tzinfo=SHANGHAI), outbox)
     sends = await say(peer, WANG, f"/政策 发布 {TITLE}\n{BODY}", 2, group=WORK)
     reply = one(sends, "已发布政策")
     assert "夜间免打扰，居民群通知将于 12-01 07:00 发送" in reply.text

@@ -20,7 +20,7 @@ from storage.models import AuditLog, ScheduledItem
 from storage.models_events import HealthCheck, Quarantine
 from storage.models_outbox import OutboxItem
 from tests.conftest import dump_db
-from tests.helpers import Clock, fire_due, register_groups, scheduled_items
+from tests.helpers import audit_trail, fire_due, freeze_clock, register_groups, scheduled_items
 from tests.onebot import OneBotPeer, Sent
 
 # Plugin modules are imported inside tests: NoneBot must be initialised first.
@@ -66,9 +66,7 @@ async def test_reminders_private_to_leader_and_fever_alert_masked(
 
     await bind_groups(peer)
     since = len(peer.actions)  # what the bot said from here on is checked at the end
-    clock = Clock(datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI))
-    street.clock = clock
-    outbox.wall = clock
+    clock = freeze_clock(street, datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI), outbox)
     sched = Scheduler.from_hooks(street, jobs.HOOKS)  # not started: the test fires items
 
     reply = await peer.ask(LI, f"/隔离 登记 3栋2单元 301 11-30 14 {FULL_NAME}")
@@ -185,7 +183,7 @@ async def test_group_chats_get_private_only_and_nothing_is_written(
 
 
 async def test_bad_input_and_refusals_change_nothing(peer: OneBotPeer, street: Runtime) -> None:
-    street.clock = Clock(datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI))
+    freeze_clock(street, datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI))
     registered = await peer.ask(LI, "/隔离 登记 3-2 301 今天 14")
     assert "已登记居家隔离 #1" in registered.text
     render = street.renderer.render
@@ -242,8 +240,7 @@ async def test_bad_input_and_refusals_change_nothing(peer: OneBotPeer, street: R
 async def test_list_and_release_cancel_the_reminders(peer: OneBotPeer, street: Runtime) -> None:
     from plugins.quarantine import jobs
 
-    clock = Clock(datetime(2026, 11, 30, 8, 0, tzinfo=SHANGHAI))
-    street.clock = clock
+    freeze_clock(street, datetime(2026, 11, 30, 8, 0, tzinfo=SHANGHAI))
     first = await peer.ask(ZHENG, "/隔离 登记 3栋2单元 1-301室 今天 3 张三")
     assert "#1：幸福社区/3栋2单元 1-301室 张*，11-30 起隔离 3 天，12-03 期满" in first.text
     assert "首次提醒 11-30 09:00" in first.text
@@ -277,9 +274,7 @@ async def test_list_and_release_cancel_the_reminders(peer: OneBotPeer, street: R
     late = await peer.ask(ZHENG, "/健康 1 36.5")
     assert "隔离 #1 已经解除" in late.text
     assert "#1 " not in (await peer.ask(LI, "/隔离 列表")).text
-    async with street.db.read() as s:
-        audit = (await s.exec(select(AuditLog.action, AuditLog.detail).where(
-            col(AuditLog.action).startswith("quarantine_")).order_by(AuditLog.id))).all()
+    audit = await audit_trail(street, "quarantine_")
     assert [tuple(a) for a in audit] == [
         ("quarantine_register", "#1 unit=6 days=3"),
         ("quarantine_register", "#2 unit=1 days=7"),
@@ -292,8 +287,7 @@ async def test_building_leader_then_registrant_get_the_reminders(
 ) -> None:
     from plugins.quarantine import jobs
 
-    clock = Clock(datetime(2026, 11, 30, 8, 0, tzinfo=SHANGHAI))
-    street.clock = clock
+    clock = freeze_clock(street, datetime(2026, 11, 30, 8, 0, tzinfo=SHANGHAI))
     sched = Scheduler.from_hooks(street, jobs.HOOKS)
     # 2栋2单元's 单元长 has no account: its 楼长 gets them.
     assert "#1" in (await peer.ask(LI, "/隔离 登记 2栋2单元 201 今天 2")).text
@@ -316,7 +310,7 @@ async def test_check_time_and_fever_threshold_are_settings(
         fever_threshold: float = 37.5
 
     street.settings = Tuned(gridbot_db_url=street.settings.db_url)
-    street.clock = Clock(datetime(2026, 11, 30, 7, 0, tzinfo=SHANGHAI))
+    freeze_clock(street, datetime(2026, 11, 30, 7, 0, tzinfo=SHANGHAI))
     reply = await peer.ask(LI, "/隔离 登记 3栋2单元 301 今天 1")
     assert "每天 08:30 私信提醒" in reply.text and "首次提醒 11-30 08:30" in reply.text
     ok = await peer.ask(ZHENG, "/健康 1 37.4")

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from ground.timeutil import SHANGHAI
+from tests.strategies import FUZZ, near_misses
 
 NOW = datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI)
 
@@ -96,7 +97,7 @@ def test_fmt_temp(syntax) -> None:
     ]
 
 
-@settings(max_examples=400, deadline=None)
+@FUZZ
 @given(text=st.text(max_size=80))
 def test_parsers_never_raise(text: str) -> None:
     from plugins.quarantine import syntax
@@ -111,18 +112,17 @@ def test_parsers_never_raise(text: str) -> None:
     )
 
 
-words = st.sampled_from(
-    ["登记", "列表", "解除", "3栋2单元", "3-2", "三栋", "2单元", "301", "301室", "今天", "2-30",
-     "11-30", "14", "0", "400", "十四天", "张三", "#3", "＃", "37.3", "℃", "咳嗽", " ", "、"]
-)
+WORDS = [
+    "登记", "列表", "解除", "3栋2单元", "3-2", "三栋", "2单元", "301", "301室", "今天", "2-30",
+    "11-30", "14", "0", "400", "十四天", "张三", "#3", "＃", "37.3", "℃", "咳嗽", " ", "、",
+]
 
 
-@settings(max_examples=400, deadline=None)
-@given(parts=st.lists(words, max_size=8))
-def test_parsers_never_raise_on_near_misses(parts: list[str]) -> None:
+@FUZZ
+@given(text=near_misses(WORDS, max_words=8))
+def test_parsers_never_raise_on_near_misses(text: str) -> None:
     from plugins.quarantine import syntax
 
-    text = " ".join(parts)
     result = syntax.parse_quarantine(text, NOW)
     if isinstance(result, syntax.Register):
         assert result.unit.kind == "unit" and result.room and result.days >= 0

@@ -21,7 +21,14 @@ from storage.models import AuditLog, ScheduledItem
 from storage.models_deadlines import Reminder
 from storage.models_outbox import OutboxItem
 from tests.conftest import dump_db
-from tests.helpers import Clock, fire_due, register_groups, scheduled_items, start_scheduler
+from tests.helpers import (
+    fire_due,
+    freeze_clock,
+    register_groups,
+    restart,
+    scheduled_items,
+    start_scheduler,
+)
 from tests.onebot import OneBotPeer, Sent
 
 # Plugin modules are imported inside tests: NoneBot must be initialised first.
@@ -58,8 +65,7 @@ async def test_group_reminder_once_late_after_restart_or_reported_when_too_old(
     peer: OneBotPeer, street: Runtime, outbox
 ) -> None:
     await bind(peer)
-    clock = Clock(datetime(2031, 3, 3, 10, 0, tzinfo=SHANGHAI))
-    street.clock = clock
+    clock = freeze_clock(street, datetime(2031, 3, 3, 10, 0, tzinfo=SHANGHAI))
     sched = await start(street)
 
     sent = await peer.ask(LEADER, "/提醒 10:30 请各单元长上报今日排查", group_id=WORK)
@@ -78,33 +84,27 @@ async def test_group_reminder_once_late_after_restart_or_reported_when_too_old(
     # Due while the bot is down, back 10 minutes later: sent once, marked 补发.
     sent = await peer.ask(LEADER, "/提醒 11:00 第二条：复核返区名单", group_id=WORK)
     assert "#2" in sent.text
-    await sched.stop()
-    clock.at = datetime(2031, 3, 3, 11, 10, tzinfo=SHANGHAI)
-    sched = await start(street)
+    sched = await restart(sched, start, clock, datetime(2031, 3, 3, 11, 10, tzinfo=SHANGHAI))
     late = await peer.expect_send()
     assert late.target == f"group:{WORK}"
     assert late.text == (
         "【提醒 #2】第二条：复核返区名单\n（补发：原定 03-03 11:00，机器人当时不在线）"
     )
     await peer.no_action(0.5)
-    await sched.stop()
-    sched = await start(street)  # and not again after another restart
+    sched = await restart(sched, start)  # and not again after another restart
     await peer.no_action(0.5)
 
     # Due while down for 2 h 30 min (beyond the 30-minute grace): not sprayed into the
     # work group, but listed once to the 综合协调组.
     sent = await peer.ask(LEADER, "/提醒 12:00 第三条", group_id=WORK)
     assert "#3" in sent.text
-    await sched.stop()
-    clock.at = datetime(2031, 3, 3, 14, 30, tzinfo=SHANGHAI)
-    sched = await start(street)
+    sched = await restart(sched, start, clock, datetime(2031, 3, 3, 14, 30, tzinfo=SHANGHAI))
     report = await peer.expect_send()
     assert report.target == f"group:{COORD}"
     assert report.text.startswith("【漏发提醒】机器人停机期间，以下 1 项定时消息已超过补发时限")
     assert "提醒 #3（幸福社区/第一网格 工作群）：第三条，原定 03-03 12:00" in report.text
     await peer.no_action(0.5)
-    await sched.stop()
-    sched = await start(street)
+    sched = await restart(sched, start)
     await peer.no_action(0.5)
     try:
         listing = await peer.ask(LEADER, "/提醒 列表", group_id=WORK)
@@ -124,8 +124,7 @@ async def test_group_reminder_once_late_after_restart_or_reported_when_too_old(
 
 async def test_private_daily_list_and_cancel(peer: OneBotPeer, street: Runtime, outbox) -> None:
     await bind(peer)
-    clock = Clock(datetime(2031, 3, 3, 10, 0, tzinfo=SHANGHAI))
-    street.clock = clock
+    clock = freeze_clock(street, datetime(2031, 3, 3, 10, 0, tzinfo=SHANGHAI))
     sched = await start(street)
     try:
         # In a private chat: to the one who asked, privately.
@@ -158,9 +157,7 @@ async def test_private_daily_list_and_cancel(peer: OneBotPeer, street: Runtime, 
         assert (unbound.target, unbound.text) == (f"group:{COORD}", "【提醒 #2】例会")
 
         # After two days down, one catch-up (补发) only.
-        await sched.stop()
-        clock.at = datetime(2031, 3, 7, 9, 30, tzinfo=SHANGHAI)
-        sched = await start(street)
+        sched = await restart(sched, start, clock, datetime(2031, 3, 7, 9, 30, tzinfo=SHANGHAI))
         catch_up = await peer.expect_send()
         assert catch_up.text == (
             "【每日提醒 #3】请测量体温并打卡\n（补发：原定 03-05 08:00，机器人当时不在线）"
@@ -194,7 +191,7 @@ async def test_bad_input_and_refusals_write_nothing(
     peer: OneBotPeer, street: Runtime, outbox
 ) -> None:
     await bind(peer)
-    street.clock = Clock(datetime(2031, 3, 3, 10, 0, tzinfo=SHANGHAI))
+    freeze_clock(street, datetime(2031, 3, 3, 10, 0, tzinfo=SHANGHAI))
     usage = street.renderer.render("usage/reminder")
     refused = street.renderer.render("common/refused")
     before = dump_db(street)

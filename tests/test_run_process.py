@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import socket
 import sqlite3
 import subprocess
@@ -18,7 +17,7 @@ from websockets.asyncio.client import connect
 
 from tests.helpers import TEST_EPOCH
 from tests.onebot import parse_sent
-from tests.procs import FRAME_S, START_S
+from tests.procs import FRAME_S, START_S, stop_process
 
 
 def free_port() -> int:
@@ -61,13 +60,7 @@ def gridbot_process(tmp_path: Path):
         wait_listening(port, proc)
         yield port, tmp_path, proc
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_process(proc)
 
 
 def event(user_id: int, text: str) -> dict:

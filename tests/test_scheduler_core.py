@@ -32,7 +32,7 @@ from ground.timeutil import SHANGHAI
 from storage.db import Database
 from storage.models import ScheduledItem
 from storage.models_deadlines import SchedulerLease
-from tests.helpers import Clock, advance, scheduled_items
+from tests.helpers import advance, freeze_clock, scheduled_items
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -77,8 +77,7 @@ async def test_second_scheduler_on_the_same_database_stands_by_then_takes_over(
 
         return handler
 
-    clock = Clock(datetime(2031, 3, 3, 10, 0, tzinfo=SHANGHAI))
-    runtime.clock = clock
+    clock = freeze_clock(runtime, datetime(2031, 3, 3, 10, 0, tzinfo=SHANGHAI))
     async with runtime.db.write() as s:
         future = await add_item(s, "test.kind", 1, clock.at + timedelta(hours=1))
     other = Runtime(runtime.settings, Database(runtime.settings.db_url), clock=clock)
@@ -134,8 +133,7 @@ async def test_second_scheduler_on_the_same_database_stands_by_then_takes_over(
 async def test_downtime_sends_recent_items_late_and_reports_old_ones_once(
     runtime: Runtime,
 ) -> None:
-    clock = Clock(datetime(2031, 3, 3, 10, 0, tzinfo=SHANGHAI))
-    runtime.clock = clock
+    clock = freeze_clock(runtime, datetime(2031, 3, 3, 10, 0, tzinfo=SHANGHAI))
     seen: list[tuple[int, bool]] = []
     reports: list[list[tuple[str, bool]]] = []
 
@@ -198,8 +196,7 @@ async def test_downtime_sends_recent_items_late_and_reports_old_ones_once(
 
 
 async def test_ten_minute_job_runs_once_after_two_hours_down(runtime: Runtime) -> None:
-    clock = Clock(datetime(2031, 3, 3, 8, 0, tzinfo=SHANGHAI))
-    runtime.clock = clock
+    clock = freeze_clock(runtime, datetime(2031, 3, 3, 8, 0, tzinfo=SHANGHAI))
     runs: list[tuple[datetime, bool]] = []
     active = {"on": True}
 
@@ -280,8 +277,7 @@ async def test_ten_restarts_leave_the_job_set_unchanged(street: Runtime) -> None
     from plugins.roster.service import bind_group
     from storage.repo import ALL
 
-    clock = Clock(datetime(2031, 3, 3, 9, 0, tzinfo=SHANGHAI))
-    street.clock = clock
+    clock = freeze_clock(street, datetime(2031, 3, 3, 9, 0, tzinfo=SHANGHAI))
     async with street.db.write() as s:
         await bind_group(s, actor="qq:10001", platform="qq", group_id="900001", bot_id="8888",
                          scope=ALL, kind_word="工作群")

@@ -16,7 +16,7 @@ from ground.timeutil import SHANGHAI, local
 from storage.models import AuditLog, ScheduledItem
 from storage.models_publicity import Slogan, SloganLast, SloganTime
 from tests.conftest import dump_db
-from tests.helpers import Clock, collect, fire_due, run_due
+from tests.helpers import collect, fire_due, freeze_clock, run_due
 from tests.onebot import OneBotPeer
 
 # Plugin modules are imported inside tests: NoneBot must be initialised first.
@@ -61,7 +61,7 @@ async def test_fresh_database_is_seeded_without_the_demo(runtime: Runtime) -> No
 
 
 async def test_library_commands(peer: OneBotPeer, street: Runtime) -> None:
-    street.clock = Clock(datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI))
+    freeze_clock(street, datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI))
     listed = await peer.ask(STAFF, "/标语 列表")
     assert "每天 08:00、18:00" in listed.text
     assert "#1 戴好口罩，健康你我" in listed.text and "下次推送：11-30 18:00" in listed.text
@@ -143,8 +143,7 @@ async def test_rotation_never_repeats_a_slogan_in_a_group(
     from plugins.slogans import jobs
 
     await bind_groups(peer)
-    clock = Clock(datetime(2026, 11, 30, 7, 0, tzinfo=SHANGHAI))
-    street.clock = clock
+    clock = freeze_clock(street, datetime(2026, 11, 30, 7, 0, tzinfo=SHANGHAI))
     # Group 4 last got the newest slogan: its rotation wraps to the first one.
     async with street.db.write() as s:
         newest = max((await s.exec(select(Slogan.id))).all())
@@ -214,7 +213,7 @@ async def test_two_slogans_alternate_and_deletion_keeps_the_rule(
         await jobs.ensure_rotation(street, sched)
         item = await _pending_item(street)
         assert item is not None
-        street.clock = Clock(local(item.due_at))
+        freeze_clock(street, local(item.due_at))
         assert await run_due(sched, item.id)
         for s in await collect(peer, len(RESIDENT)):
             assert last.get(s.target) != s.text
@@ -227,7 +226,7 @@ async def test_time_change_rearms_running_scheduler(peer: OneBotPeer, street: Ru
     from plugins.slogans import jobs
 
     # Far ahead of the wall clock: nothing fires for real during the test.
-    street.clock = Clock(datetime(2031, 3, 1, 9, 0, tzinfo=SHANGHAI))
+    freeze_clock(street, datetime(2031, 3, 1, 9, 0, tzinfo=SHANGHAI))
     sched = Scheduler.from_hooks(street, jobs.HOOKS)
     street.scheduler = sched
     await sched.start()

@@ -11,6 +11,7 @@ from bot.runtime import Runtime
 from bot.scheduler import SchedulerHooks, as_utc
 from plugins._common import targets
 from plugins._common.push import push
+from plugins._common.rows import in_state
 from plugins.assist import service
 from plugins.assist.service import KIND_OVERDUE, KIND_REMIND
 from storage.models import ScheduledItem
@@ -21,14 +22,9 @@ def source(task_id: int) -> str:
     return f"assist:{task_id}"
 
 
-async def _open(s: AsyncSession, task_id: int) -> AssistTask | None:
-    task = await s.get(AssistTask, task_id)
-    return task if task is not None and task.state == ASSIST_OPEN else None
-
-
 async def on_remind(rt: Runtime, item: ScheduledItem) -> None:
     async with rt.db.write() as s:
-        task = await _open(s, item.ref_id)
+        task = await in_state(s, AssistTask, item.ref_id, ASSIST_OPEN)
         if task is None:
             return
         text = rt.renderer.render(
@@ -41,7 +37,7 @@ async def on_remind(rt: Runtime, item: ScheduledItem) -> None:
 
 async def on_overdue(rt: Runtime, item: ScheduledItem) -> None:
     async with rt.db.write() as s:
-        task = await _open(s, item.ref_id)
+        task = await in_state(s, AssistTask, item.ref_id, ASSIST_OPEN)
         if task is None:
             return
         task.escalated_at = as_utc(rt.now())
@@ -52,7 +48,7 @@ async def on_overdue(rt: Runtime, item: ScheduledItem) -> None:
 
 
 async def describe(rt: Runtime, s: AsyncSession, item: ScheduledItem) -> str | None:
-    task = await _open(s, item.ref_id)
+    task = await in_state(s, AssistTask, item.ref_id, ASSIST_OPEN)
     if task is None:
         return None  # done: nothing was lost
     return rt.renderer.render(

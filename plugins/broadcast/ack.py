@@ -18,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.platforms import Mention
 from bot.runtime import Runtime
 from bot.scheduler import add_item, as_utc
+from plugins._common.rows import first_where
 from plugins.broadcast.service import group_label, group_unit_ids, quiet_until
 from storage.models import ChatGroup, Person, RoleGrant, ScheduledItem
 from storage.models_broadcast import BC_CONFIRMED, Broadcast, BroadcastAck
@@ -86,13 +87,10 @@ async def awaiting_ack(
     ).first()
     if bc is None:
         return None
-    done = (
-        await session.exec(
-            select(BroadcastAck).where(
-                BroadcastAck.broadcast_id == bc.id, BroadcastAck.chat_group_id == group.id
-            )
-        )
-    ).first()
+    done = await first_where(
+        session, BroadcastAck,
+        BroadcastAck.broadcast_id == bc.id, BroadcastAck.chat_group_id == group.id,
+    )
     if done is not None:
         return None  # the group's first "收到" is its acknowledgement
     return bc, group

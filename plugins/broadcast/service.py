@@ -18,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.kit import CommandError
 from ground.quiet import quiet_until
+from plugins._common.rows import first_where
 from storage.models import ChatGroup
 from storage.models_broadcast import (
     BC_CANCELLED,
@@ -126,16 +127,13 @@ async def create_preview(
     groups = await resident_targets(session, scope)
     if not groups:
         raise BroadcastError("no_targets", scope=scope.label)
-    recent = (
-        await session.exec(
-            select(Broadcast).where(
-                Broadcast.created_by == actor,
-                Broadcast.text == text,
-                Broadcast.state == BC_CONFIRMED,
-                col(Broadcast.confirmed_at) >= now - duplicate_window,
-            )
-        )
-    ).first()
+    recent = await first_where(
+        session, Broadcast,
+        Broadcast.created_by == actor,
+        Broadcast.text == text,
+        Broadcast.state == BC_CONFIRMED,
+        col(Broadcast.confirmed_at) >= now - duplicate_window,
+    )
     bc = Broadcast(
         created_by=actor, created_at=now, scope_label=scope.label,
         targets=json.dumps([g.id for g in groups]), text=text, urgent=urgent, ack_required=ack,
@@ -162,14 +160,20 @@ async def create_preview(
     )
 
 
-async def _own_broadcast(
-    session: AsyncSession, actor: str, number: int, now: datetime
+async def _not_cancelled(
+    session: AsyncSession, actor: str, number: int, now: datetime, superuser: bool
 ) -> Broadcast:
+    """The broadcast ``actor`` may still confirm or cancel: their own (or any, for
+    an admin or a superuser), not cancelled yet."""
     bc = await session.get(Broadcast, number)
     if bc is None:
         raise BroadcastError("not_found", number=number)
-    if bc.created_by != actor and ADMIN not in await roles_of_account(session, actor, now):
+    if not superuser and bc.created_by != actor and ADMIN not in await roles_of_account(
+        session, actor, now
+    ):
         raise BroadcastError("not_yours", number=number)
+    if bc.state == BC_CANCELLED:
+        raise BroadcastError("already_cancelled", number=number)
     return bc
 
 
@@ -183,15 +187,9 @@ async def confirm(
     quiet: str,
     superuser: bool = False,
 ) -> tuple[Broadcast, int]:
-    bc = await session.get(Broadcast, number)
-    if bc is None:
-        raise BroadcastError("not_found", number=number)
-    if not superuser:
-        bc = await _own_broadcast(session, actor, number, now)
+    bc = await _not_cancelled(session, actor, number, now, superuser)
     if bc.state == BC_CONFIRMED:
         raise BroadcastError("already_confirmed", number=number)
-    if bc.state == BC_CANCELLED:
-        raise BroadcastError("already_cancelled", number=number)
     held = None if bc.urgent else quiet_until(now, quiet)
     claimed = await session.exec(
         update(Broadcast)
@@ -216,13 +214,7 @@ async def cancel(
     session: AsyncSession, outbox: Outbox, *, actor: str, number: int, now: datetime,
     superuser: bool = False,
 ) -> tuple[Broadcast, int]:
-    bc = await session.get(Broadcast, number)
-    if bc is None:
-        raise BroadcastError("not_found", number=number)
-    if not superuser:
-        bc = await _own_broadcast(session, actor, number, now)
-    if bc.state == BC_CANCELLED:
-        raise BroadcastError("already_cancelled", number=number)
+    bc = await _not_cancelled(session, actor, number, now, superuser)
     stopped = await outbox.cancel(session, f"broadcast:{bc.id}")
     bc.state = BC_CANCELLED
     session.add(bc)

@@ -12,13 +12,16 @@ summary); the outbox delivers it, and waits for a bot to be connected.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.runtime import Runtime
-from bot.scheduler import Scheduler, SchedulerHooks, add_item, settle_in
+from bot.scheduler import SchedulerHooks, add_item, settle_in
 from ground.timeutil import SHANGHAI, as_utc
+from plugins._common.rows import in_state
+from plugins._common.starts import arm_on_start
 from plugins.checkin import notify, service
 from plugins.checkin.service import KIND_DAILY, KIND_DEADLINE, KIND_REMIND, CheckinError
 from storage.models import CheckinRound, RecurringRound, ScheduledItem
@@ -28,14 +31,9 @@ log = logging.getLogger("gridbot.checkin")
 SCHEDULER_ACTOR = "scheduler"
 
 
-async def _open_round(session: AsyncSession, round_id: int) -> CheckinRound | None:
-    rnd = await session.get(CheckinRound, round_id)
-    return rnd if rnd is not None and rnd.state == ROUND_OPEN else None
-
-
 async def on_remind(rt: Runtime, item: ScheduledItem) -> None:
     async with rt.db.write() as s:
-        rnd = await _open_round(s, item.ref_id)
+        rnd = await in_state(s, CheckinRound, item.ref_id, ROUND_OPEN)
         if rnd is None:
             return
         chase = await notify.chase(s, rnd, rt.now(), automatic=True)
@@ -49,7 +47,7 @@ async def on_remind(rt: Runtime, item: ScheduledItem) -> None:
 async def on_deadline(rt: Runtime, item: ScheduledItem) -> None:
     cancelled: list[ScheduledItem] = []
     async with rt.db.write() as s:
-        rnd = await _open_round(s, item.ref_id)
+        rnd = await in_state(s, CheckinRound, item.ref_id, ROUND_OPEN)
         if rnd is None:
             return
         pushes = await notify.staff_summary(s, rnd, rt.now(), "deadline")
@@ -99,32 +97,32 @@ async def on_daily_open(rt: Runtime, item: ScheduledItem) -> None:
             scheduler.arm(it)
 
 
-async def ensure_daily(rt: Runtime, scheduler: Scheduler) -> None:
+async def queue_daily(s: AsyncSession, now: datetime) -> list[ScheduledItem]:
     """At start: every active daily definition has its next opening queued
     (one could be missing after a crash mid-run or a long outage)."""
-    now = rt.now()
     added: list[ScheduledItem] = []
-    async with rt.db.write() as s:
-        defs = (await s.exec(select(RecurringRound).where(RecurringRound.active == True))).all()  # noqa: E712
-        for defn in defs:
-            pending = (
-                await s.exec(
-                    select(ScheduledItem.id).where(
-                        ScheduledItem.kind == KIND_DAILY,
-                        ScheduledItem.ref_id == defn.id,
-                        ScheduledItem.state == ITEM_PENDING,
-                    )
+    defs = (await s.exec(select(RecurringRound).where(RecurringRound.active == True))).all()  # noqa: E712
+    for defn in defs:
+        pending = (
+            await s.exec(
+                select(ScheduledItem.id).where(
+                    ScheduledItem.kind == KIND_DAILY,
+                    ScheduledItem.ref_id == defn.id,
+                    ScheduledItem.state == ITEM_PENDING,
                 )
-            ).first()
-            if pending is None:
-                item = await add_item(s, KIND_DAILY, defn.id, service.next_open(defn, now))
-                # The same occurrence may exist but be settled (missed while a
-                # crash left it claimed): it is still ahead of us, so queue it again.
-                item.state = ITEM_PENDING
-                s.add(item)
-                added.append(item)
-    for item in added:
-        scheduler.arm(item)
+            )
+        ).first()
+        if pending is None:
+            item = await add_item(s, KIND_DAILY, defn.id, service.next_open(defn, now))
+            # The same occurrence may exist but be settled (missed while a
+            # crash left it claimed): it is still ahead of us, so queue it again.
+            item.state = ITEM_PENDING
+            s.add(item)
+            added.append(item)
+    return added
+
+
+ensure_daily = arm_on_start(queue_daily)
 
 
 HOOKS = SchedulerHooks(

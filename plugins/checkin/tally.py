@@ -151,20 +151,23 @@ async def labelled(session: AsyncSession, round_id: int, level: Level) -> list[T
         )
         names = {i: n for i, n in rows.all()}
     elif level == "grid":
-        rows = await session.exec(
-            select(Grid.id, Community.name, Grid.name)
-            .join(Community, col(Community.id) == Grid.community_id)
-            .where(col(Grid.id).in_(ids))
-        )
-        names = {i: f"{c}/{g}" for i, c, g in rows.all()}
+        names = await _in_community(session, Grid, Grid.name, ids)
     elif level == "building":
-        rows = await session.exec(
-            select(Building.id, Community.name, Building.number)
-            .join(Community, col(Community.id) == Building.community_id)
-            .where(col(Building.id).in_(ids))
-        )
-        names = {i: f"{c}/{n}栋" for i, c, n in rows.all()}
+        names = await _in_community(session, Building, Building.number, ids, "栋")
     return [replace(t, label=names.get(t.key, "?")) for t in tallies]
+
+
+async def _in_community(
+    session: AsyncSession, model: type[Grid] | type[Building], name, ids: list[int],
+    suffix: str = "",
+) -> dict[int, str]:
+    """Labels of grids or buildings by id, as 社区/<name><suffix>."""
+    rows = await session.exec(
+        select(model.id, Community.name, name)
+        .join(Community, col(Community.id) == model.community_id)
+        .where(col(model.id).in_(ids))
+    )
+    return {i: f"{c}/{n}{suffix}" for i, c, n in rows.all()}
 
 
 async def community_count(session: AsyncSession, round_id: int) -> int:

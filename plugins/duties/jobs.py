@@ -7,7 +7,8 @@ the leaders of units not done yet — once, since an item fires once.
 from __future__ import annotations
 
 from bot.runtime import Runtime
-from bot.scheduler import Scheduler, SchedulerHooks, add_item, as_utc
+from bot.scheduler import SchedulerHooks, add_item, as_utc
+from plugins._common.starts import arm_on_start
 from plugins.duties import service
 from plugins.duties.service import KIND_CHASE, KIND_OCCUR
 from storage.models import ScheduledItem
@@ -50,11 +51,7 @@ async def on_chase(rt: Runtime, item: ScheduledItem) -> None:
             )
 
 
-async def ensure_occurrences(rt: Runtime, scheduler: Scheduler) -> None:
-    async with rt.db.write() as s:
-        added = await service.ensure_items(s, rt.now())
-    for item in added:
-        scheduler.arm(item)
+ensure_occurrences = arm_on_start(service.ensure_items)
 
 
 HOOKS = SchedulerHooks(

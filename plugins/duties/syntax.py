@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 
 from ground.grammar import ScopeExpr, cn_to_int, parse_number, parse_scope, take_unit, tokens
+from plugins._common.syntax import Listing, Numbered
 
 MAX_NAME_LENGTH = 20
 DAILY, WEEKLY, MONTHLY = "daily", "weekly", "monthly"
@@ -65,14 +66,8 @@ class DutyArgs:
     scope: ScopeExpr | None = None
 
 
-@dataclass(frozen=True)
-class ListDuties:
-    pass
-
-
-@dataclass(frozen=True)
-class StopDuty:
-    number: int
+ListDuties = Listing  # 列表
+StopDuty = Numbered  # 停止 <编号>
 
 
 def _name(text: str) -> str | None:

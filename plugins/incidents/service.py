@@ -161,6 +161,27 @@ async def _notify_groups(
     return places.unique(out)
 
 
+async def _still_open(
+    session: AsyncSession, who: Standing, number: int
+) -> tuple[Incident, LabelledPlace]:
+    """The incident a responder acknowledges or closes: it must not be closed yet."""
+    if not responder(who):
+        raise IncidentError("not_responder")
+    inc, place = await _incident(session, number)
+    if inc.state == INCIDENT_CLOSED:
+        raise IncidentError("closed", number=number)
+    return inc, place
+
+
+async def _handled(
+    session: AsyncSession, inc: Incident, place: LabelledPlace, now: datetime,
+    cancelled: list[ScheduledItem],
+) -> Handled:
+    return Handled(
+        await view(session, inc, place, now), cancelled, await _notify_groups(session, inc, place)
+    )
+
+
 def _ack(inc: Incident, who: Standing, now: datetime) -> None:
     inc.state = INCIDENT_ACKED
     inc.acked_by = who.account
@@ -171,11 +192,7 @@ def _ack(inc: Incident, who: Standing, now: datetime) -> None:
 async def acknowledge(
     session: AsyncSession, *, who: Standing, number: int, now: datetime
 ) -> Handled:
-    if not responder(who):
-        raise IncidentError("not_responder")
-    inc, place = await _incident(session, number)
-    if inc.state == INCIDENT_CLOSED:
-        raise IncidentError("closed", number=number)
+    inc, place = await _still_open(session, who, number)
     if inc.state == INCIDENT_ACKED:
         raise IncidentError(
             "already_acked", number=number, by=await _name(session, inc.acked_by),
@@ -185,20 +202,13 @@ async def acknowledge(
     session.add(inc)
     cancelled = await cancel_items(session, (KIND_ESCALATE,), number)
     await audit(session, who.account, "incident_ack", f"#{number} {inc.ack_minutes}min")
-    return Handled(
-        await view(session, inc, place, now), cancelled,
-        await _notify_groups(session, inc, place),
-    )
+    return await _handled(session, inc, place, now, cancelled)
 
 
 async def close(
     session: AsyncSession, *, who: Standing, number: int, result: str, now: datetime
 ) -> Handled:
-    if not responder(who):
-        raise IncidentError("not_responder")
-    inc, place = await _incident(session, number)
-    if inc.state == INCIDENT_CLOSED:
-        raise IncidentError("closed", number=number)
+    inc, place = await _still_open(session, who, number)
     cancelled: list[ScheduledItem] = []
     if inc.state == INCIDENT_OPEN:
         # Closing what nobody acknowledged acknowledges it now: the escalation is moot.
@@ -212,10 +222,7 @@ async def close(
     session.add(inc)
     await audit(session, who.account, "incident_close",
                 f"#{number} ack={inc.ack_minutes}min close={inc.close_minutes}min")
-    return Handled(
-        await view(session, inc, place, now), cancelled,
-        await _notify_groups(session, inc, place),
-    )
+    return await _handled(session, inc, place, now, cancelled)
 
 
 async def open_incidents(session: AsyncSession, now: datetime) -> tuple[list[IncidentView], int]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ground.grammar import ScopeExpr, parse_number, parse_room, raw_tokens, take_unit
+from plugins._common.syntax import Listing
 
 KINDS = ("设备离线", "标识掉落", "私自外出", "其他")
 MAX_NOTE_LENGTH = 200
@@ -22,9 +23,7 @@ class Report:
     note: str = ""
 
 
-@dataclass(frozen=True)
-class ListOpen:
-    pass
+ListOpen = Listing  # 列表
 
 
 def parse_incident(text: str) -> Report | ListOpen | None:

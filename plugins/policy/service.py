@@ -18,6 +18,7 @@ from bot.kit import CommandError
 from bot.scheduler import add_item, as_utc
 from ground.grammar import normalize
 from ground.quiet import quiet_until
+from plugins._common.rows import first_where
 from storage.models import ChatGroup, Person, RoleGrant, ScheduledItem
 from storage.models_publicity import Policy, PolicyStudy
 from storage.repo import ADMIN, STAFF, accounts_of, audit, person_of
@@ -203,13 +204,10 @@ async def mark_studied(
     if person is None:
         raise PolicyError("no_person")
     assert policy.id is not None and person.id is not None
-    done = (
-        await session.exec(
-            select(PolicyStudy).where(
-                PolicyStudy.policy_id == policy.id, PolicyStudy.person_id == person.id
-            )
-        )
-    ).first()
+    done = await first_where(
+        session, PolicyStudy,
+        PolicyStudy.policy_id == policy.id, PolicyStudy.person_id == person.id,
+    )
     if done is None:
         session.add(
             PolicyStudy(policy_id=policy.id, person_id=person.id, account=account, studied_at=now)

@@ -25,6 +25,7 @@ from ground.grammar import (  # noqa: F401  (the token helpers are part of this 
     take_unit,
     tokens,
 )
+from plugins._common.syntax import Listing, Numbered
 
 MAX_NAME_LENGTH = 20
 MAX_SYMPTOMS_LENGTH = 100
@@ -64,14 +65,8 @@ class Register:
     name: str = ""
 
 
-@dataclass(frozen=True)
-class ListEntries:
-    pass
-
-
-@dataclass(frozen=True)
-class Release:
-    number: int
+ListEntries = Listing  # 列表
+Release = Numbered  # 解除 <编号>
 
 
 QuarantineArgs = Register | ListEntries | Release

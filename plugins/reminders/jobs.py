@@ -17,9 +17,11 @@ from collections.abc import Sequence
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.runtime import Runtime
-from bot.scheduler import MissedItem, Scheduler, SchedulerHooks
+from bot.scheduler import MissedItem, SchedulerHooks
 from plugins._common import targets
 from plugins._common.push import push
+from plugins._common.rows import in_state
+from plugins._common.starts import arm_on_start
 from plugins.reminders import service
 from plugins.reminders.service import KIND_DAILY, KIND_DUE
 from storage.models import ChatGroup, ScheduledItem
@@ -54,8 +56,8 @@ async def _deliver(rt: Runtime, s: AsyncSession, reminder: Reminder, text: str) 
 
 async def _send(rt: Runtime, item: ScheduledItem, *, once: bool) -> None:
     async with rt.db.write() as s:
-        reminder = await s.get(Reminder, item.ref_id)
-        if reminder is None or reminder.state != REMINDER_ACTIVE:
+        reminder = await in_state(s, Reminder, item.ref_id, REMINDER_ACTIVE)
+        if reminder is None:
             return  # cancelled in the race between the timer and the claim
         now = rt.now()
         if once:
@@ -77,8 +79,8 @@ async def on_daily(rt: Runtime, item: ScheduledItem) -> None:
 
 
 async def describe(rt: Runtime, s: AsyncSession, item: ScheduledItem) -> str | None:
-    reminder = await s.get(Reminder, item.ref_id)
-    if reminder is None or reminder.state != REMINDER_ACTIVE:
+    reminder = await in_state(s, Reminder, item.ref_id, REMINDER_ACTIVE)
+    if reminder is None:
         return None  # cancelled or already sent: nothing was lost
     return rt.renderer.render(
         "reminders/describe", r=reminder, where=await service.where_label(s, reminder),
@@ -92,12 +94,7 @@ async def report_missed(rt: Runtime, s: AsyncSession, missed: Sequence[MissedIte
     await push(rt, s, await targets.staff(s), text, source=MISSED_SOURCE)
 
 
-async def ensure_daily(rt: Runtime, scheduler: Scheduler) -> None:
-    """At start: every active daily reminder has its next occurrence queued."""
-    async with rt.db.write() as s:
-        items = await service.ensure_daily(s, rt.now())
-    for item in items:
-        scheduler.arm(item)
+ensure_daily = arm_on_start(service.ensure_daily)
 
 
 HOOKS = SchedulerHooks(

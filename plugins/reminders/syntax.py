@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ground.grammar import normalize, parse_when
+from plugins._common.syntax import Listing, Numbered
 
 MAX_TEXT_LENGTH = 500
 # A time is at most three words: `2026-11-30 18:00`, `明天 18:00`, `2小时 后`.
@@ -34,14 +35,8 @@ class Daily:
     text: str
 
 
-@dataclass(frozen=True)
-class ListReminders:
-    pass
-
-
-@dataclass(frozen=True)
-class Cancel:
-    number: int
+ListReminders = Listing  # 列表
+Cancel = Numbered  # 取消 <编号>
 
 
 Parsed = Once | Daily | ListReminders | Cancel

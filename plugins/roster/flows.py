@@ -16,7 +16,7 @@ from ground.grammar import parse_scope, parse_unit, parse_when
 from plugins._common.lookups import origin_base as group_base
 from plugins.roster import service
 from plugins.roster.service import RosterError
-from plugins.roster.syntax import parse_appoint, parse_code, parse_two, tokens
+from plugins.roster.syntax import parse_appoint, parse_code, parse_scope_and, parse_two, tokens
 from storage.repo import ScopeError, resolve_scope, units_in
 
 
@@ -49,17 +49,17 @@ async def info_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
 async def bind_group_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
     if sender.group_id is None:
         return _reply("common/group_only")
-    parsed = parse_two(text)
-    expr = parse_scope(parsed[0]) if parsed else None
-    if parsed is None or expr is None:
+    parsed = parse_scope_and(text)
+    if parsed is None:
         return usage("bind_group")
+    expr, word = parsed
     try:
         async with rt.db.write() as s:
             scope = await resolve_scope(s, expr)
             group = await service.bind_group(
                 s, actor=sender.account, platform=sender.platform,
                 group_id=sender.group_id, bot_id=sender.bot_id, scope=scope,
-                kind_word=parsed[1],
+                kind_word=word,
             )
             units = await units_in(s, scope)
     except (RosterError, ScopeError) as err:
@@ -205,20 +205,20 @@ async def bind_webhook_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
     if sender.group_id is not None:
         # The key lets anyone post to the resident group; it is now in this chat.
         return _reply("roster/webhook_in_group")
-    parsed = parse_two(text)
-    expr = parse_scope(parsed[0]) if parsed else None
-    if parsed is None or expr is None:
+    parsed = parse_scope_and(text)
+    if parsed is None:
         return usage("bind_webhook")
+    expr, word = parsed
     try:
         async with rt.db.write() as s:
             scope = await resolve_scope(s, expr)
             await service.bind_webhook(
-                s, actor=sender.account, url=parsed[1], scope=scope,
+                s, actor=sender.account, url=word, scope=scope,
                 allowed_hosts=rt.settings.webhook_hosts,
             )
     except (RosterError, ScopeError) as err:
         return refusal(err)
-    return _reply("roster/bind_webhook_ok", scope=scope.label, url=mask_url(parsed[1]))
+    return _reply("roster/bind_webhook_ok", scope=scope.label, url=mask_url(word))
 
 
 async def unbind_webhook_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:

@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.kit import CommandError
 from ground.timeutil import as_utc
+from plugins._common.rows import first_where
 from storage.models import (
     Account,
     AuditLog,
@@ -172,6 +173,27 @@ class Appointment:
     team: bool = False
 
 
+async def _join_team(session: AsyncSession, person_id: int | None, team: str) -> None:
+    """Make the person a member of the working group (a no-op if they are one)."""
+    if await first_where(
+        session, TeamMember, TeamMember.person_id == person_id, TeamMember.team == team
+    ) is None:
+        session.add(TeamMember(person_id=person_id, team=team))
+
+
+async def _grant(
+    session: AsyncSession, person_id: int | None, role: str, kind: str, sid: int | None
+) -> RoleGrant | None:
+    """The person's grant of ``role`` over exactly this scope, if any."""
+    return await first_where(
+        session, RoleGrant,
+        RoleGrant.person_id == person_id,
+        RoleGrant.role == role,
+        RoleGrant.scope_kind == kind,
+        RoleGrant.scope_id == sid,
+    )
+
+
 async def appoint(
     session: AsyncSession,
     *,
@@ -190,25 +212,10 @@ async def appoint(
     person = await ensure_person(session, account)
     label = await scope_label(session, kind, sid)
     if role not in BASE_ROLES:  # a working group
-        exists = (
-            await session.exec(
-                select(TeamMember).where(TeamMember.person_id == person.id, TeamMember.team == role)
-            )
-        ).first()
-        if exists is None:
-            session.add(TeamMember(person_id=person.id, team=role))
+        await _join_team(session, person.id, role)
         await audit(session, actor, "appoint", f"{account} {role}")
         return Appointment(account, person.name, role, "", None, team=True)
-    grant = (
-        await session.exec(
-            select(RoleGrant).where(
-                RoleGrant.person_id == person.id,
-                RoleGrant.role == role,
-                RoleGrant.scope_kind == kind,
-                RoleGrant.scope_id == sid,
-            )
-        )
-    ).first()
+    grant = await _grant(session, person.id, role, kind, sid)
     grant = grant or RoleGrant(person_id=person.id, role=role, scope_kind=kind, scope_id=sid)
     grant.expires_at, grant.granted_by = expires_at, actor
     session.add(grant)
@@ -334,15 +341,12 @@ async def create_invite(
             scope_kind, scope_id = "unit", u.id
         # Reuse the roster's leader entry so history stays with one person.
         if role in (UNIT_LEADER, BUILDING_LEADER):
-            existing = (
-                await session.exec(
-                    select(RoleGrant).where(
-                        RoleGrant.role == role,
-                        RoleGrant.scope_kind == scope_kind,
-                        RoleGrant.scope_id == scope_id,
-                    )
-                )
-            ).first()
+            existing = await first_where(
+                session, RoleGrant,
+                RoleGrant.role == role,
+                RoleGrant.scope_kind == scope_kind,
+                RoleGrant.scope_id == scope_id,
+            )
             if existing is not None:
                 person = await session.get(Person, existing.person_id)
         if person is None:
@@ -443,16 +447,7 @@ async def redeem(session: AsyncSession, *, account: str, code: str, now: datetim
     if acc is None:
         session.add(Account(id=account, person_id=person.id, bound_at=now))
     if invite.role in BASE_ROLES:
-        grant = (
-            await session.exec(
-                select(RoleGrant).where(
-                    RoleGrant.person_id == person.id,
-                    RoleGrant.role == invite.role,
-                    RoleGrant.scope_kind == invite.scope_kind,
-                    RoleGrant.scope_id == invite.scope_id,
-                )
-            )
-        ).first()
+        grant = await _grant(session, person.id, invite.role, invite.scope_kind, invite.scope_id)
         if grant is None:
             session.add(
                 RoleGrant(
@@ -464,15 +459,7 @@ async def redeem(session: AsyncSession, *, account: str, code: str, now: datetim
                 )
             )
     else:
-        exists = (
-            await session.exec(
-                select(TeamMember).where(
-                    TeamMember.person_id == person.id, TeamMember.team == invite.role
-                )
-            )
-        ).first()
-        if exists is None:
-            session.add(TeamMember(person_id=person.id, team=invite.role))
+        await _join_team(session, person.id, invite.role)
     invite.used_at, invite.used_by = now, account
     session.add(invite)
     label = await scope_label(session, invite.scope_kind, invite.scope_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ground.grammar import normalize
+from ground.grammar import ScopeExpr, normalize, parse_scope
 
 _WS = re.compile(r"\s+")
 
@@ -44,6 +44,13 @@ def parse_two(text: str) -> tuple[str, str] | None:
     if len(parts) != 2:
         return None
     return parts[0], parts[1]
+
+
+def parse_scope_and(text: str) -> tuple[ScopeExpr, str] | None:
+    """``<范围> <词>``: a scope and one more word (a group kind, a webhook URL)."""
+    parsed = parse_two(text)
+    expr = parse_scope(parsed[0]) if parsed else None
+    return (expr, parsed[1]) if parsed is not None and expr is not None else None
 
 
 def parse_code(text: str) -> str | None:

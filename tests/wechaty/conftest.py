@@ -51,24 +51,18 @@ def gateway_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 async def gateway_plain(node_modules: None, gateway_logs: Path) -> AsyncIterator[Gateway]:
-    gateway = Gateway(token=GATEWAY_TOKEN, log_path=gateway_logs / "plain.log")
-    await gateway.start()
-    try:
+    async with Gateway(token=GATEWAY_TOKEN, log_path=gateway_logs / "plain.log") as gateway:
         yield gateway
-    finally:
-        await gateway.kill()
 
 
 @pytest.fixture(scope="module")
 async def gateway_tls(
     node_modules: None, gateway_logs: Path, tls_files: TlsFiles
 ) -> AsyncIterator[Gateway]:
-    gateway = Gateway(token=GATEWAY_TOKEN, log_path=gateway_logs / "tls.log", tls=tls_files)
-    await gateway.start()
-    try:
+    async with Gateway(
+        token=GATEWAY_TOKEN, log_path=gateway_logs / "tls.log", tls=tls_files
+    ) as gateway:
         yield gateway
-    finally:
-        await gateway.kill()
 
 
 @pytest.fixture(scope="session")

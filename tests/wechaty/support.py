@@ -10,7 +10,7 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -144,6 +144,13 @@ class Gateway:
         await self.kill()
         raise RuntimeError(f"gateway did not become ready:\n{self.log_tail()}")
 
+    async def __aenter__(self) -> Gateway:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.kill()
+
     async def kill(self) -> None:
         """SIGKILL: the way a crashed gateway disappears (no goodbye on the gRPC stream)."""
         process, self.process = self.process, None
@@ -209,6 +216,21 @@ class Control:
                     f"the bot sent nothing matching within {timeout}s; sent: {await self.sent()}"
                 )
             await asyncio.sleep(0.05)
+
+
+@contextlib.asynccontextmanager
+async def logged_in(adapter: Any, gateway: Gateway, config: Any) -> AsyncIterator[Gateway]:
+    """The gateway running and the adapter (started with ``config``) logged in on it,
+    with nothing sent yet; the adapter is stopped and the gateway killed after."""
+    await gateway.start()
+    await adapter.start(config)
+    try:
+        await wait_until(lambda: BOT_ID in adapter.bots, 10, "the bot to log in")
+        await gateway.control().clear_sent()
+        yield gateway
+    finally:
+        await adapter.stop()
+        await gateway.kill()
 
 
 async def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:

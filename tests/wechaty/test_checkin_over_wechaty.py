@@ -14,9 +14,7 @@ import pytest
 from sqlmodel import select
 
 from bot.adapters.wechaty import Adapter
-from bot.outbox import Pacing
 from bot.runtime import Runtime
-from storage.models import ChatGroup
 from storage.models_checkin import CheckinReport
 from storage.repo import ALL
 
@@ -30,10 +28,10 @@ from .support import (
     ROOM_ID,
     Gateway,
     TlsFiles,
-    wait_until,
+    logged_in,
 )
 from .test_gateway import adapter_config
-from .test_plugins_over_wechaty import invite_unit_leader
+from .test_plugins_over_wechaty import FAST, invite_unit_leader, work_room
 
 
 @pytest.fixture(params=["plain", "tls"])
@@ -46,22 +44,15 @@ async def wechat(
     street: Runtime,
     outbox,
 ) -> AsyncIterator[tuple[Gateway, Runtime]]:
-    outbox.pacing["wx"] = Pacing(interval=0.0, jitter=0.0, per_minute=100_000)
+    outbox.pacing["wx"] = FAST
     tls = tls_files if request.param == "tls" else None
     gateway = Gateway(token=GATEWAY_TOKEN, log_path=tmp_path / "gateway.log", tls=tls)
-    await gateway.start()
     config = (
         adapter_config(gateway, ca_file=tls_files.ca_cert, server_name="localhost")
         if tls else adapter_config(gateway)
     )
-    await wechaty_adapter.start(config)
-    try:
-        await wait_until(lambda: BOT_ID in wechaty_adapter.bots, 10, "the bot to log in")
-        await gateway.control().clear_sent()
+    async with logged_in(wechaty_adapter, gateway, config):
         yield gateway, street
-    finally:
-        await wechaty_adapter.stop()
-        await gateway.kill()
 
 
 async def test_private_help(wechat) -> None:
@@ -81,8 +72,7 @@ async def test_leader_checks_in_from_a_wechat_room(wechat) -> None:
     await control.say_privately(LEADER_ID, f"/绑定 {code}")
     await control.wait_sent(lambda m: "绑定成功" in m["text"])
     async with rt.db.write() as s:
-        s.add(ChatGroup(platform="wx", group_id=ROOM_ID, bot_id=BOT_ID, kind="work",
-                        scope_kind="all", scope_id=0, bound_by="test"))
+        s.add(work_room())
         opened = await open_round(s, actor="qq:10002", title="返乡人员排查", scope=ALL,
                                   deadline=rt.now() + timedelta(days=2), now=rt.now())
     await control.clear_sent()

@@ -29,6 +29,7 @@ from .support import (
     MENTION_SEP,
     ROOM_ID,
     Gateway,
+    logged_in,
     wait_until,
 )
 from .test_gateway import adapter_config
@@ -42,15 +43,14 @@ async def wechat(
 ) -> AsyncIterator[tuple[Gateway, Runtime]]:
     outbox.pacing["wx"] = FAST
     gateway = Gateway(token=GATEWAY_TOKEN, log_path=tmp_path / "gateway.log")
-    await gateway.start()
-    await wechaty_adapter.start(adapter_config(gateway))
-    try:
-        await wait_until(lambda: BOT_ID in wechaty_adapter.bots, 10, "the bot to log in")
-        await gateway.control().clear_sent()
+    async with logged_in(wechaty_adapter, gateway, adapter_config(gateway)):
         yield gateway, street
-    finally:
-        await wechaty_adapter.stop()
-        await gateway.kill()
+
+
+def work_room() -> ChatGroup:
+    """The test room, to bind as a work group over the whole street."""
+    return ChatGroup(platform="wx", group_id=ROOM_ID, bot_id=BOT_ID, kind="work",
+                     scope_kind="all", scope_id=0, bound_by="test")
 
 
 async def invite_unit_leader(rt: Runtime, building: int, unit: int) -> str:
@@ -98,8 +98,7 @@ async def test_room_command_with_mention_and_pushes_wait_out_a_gateway_outage(
     gateway, rt = wechat
     control = gateway.control()
     async with rt.db.write() as s:
-        room = ChatGroup(platform="wx", group_id=ROOM_ID, bot_id=BOT_ID, kind="work",
-                         scope_kind="all", scope_id=0, bound_by="test")
+        room = work_room()
         s.add(room)
     await control.say_in_room(LEADER_ID, f"@{BOT_NAME}{MENTION_SEP}/我的信息", [BOT_ID])
     reply = await control.wait_sent(lambda m: m["conversationId"] == ROOM_ID)
@@ -150,8 +149,7 @@ async def test_a_leaders_mention_reaches_the_room(wechat) -> None:
     gateway, rt = wechat
     control = gateway.control()
     async with rt.db.write() as s:
-        room = ChatGroup(platform="wx", group_id=ROOM_ID, bot_id=BOT_ID, kind="work",
-                         scope_kind="all", scope_id=0, bound_by="test")
+        room = work_room()
         s.add(room)
     from bot.platforms import Mention
 
