@@ -23,7 +23,6 @@ from storage.repo import (
     STAFF,
     UNIT_LEADER,
     VOLUNTEER,
-    roles_of_account,
 )
 
 # Roles looked up once per incoming event and shared by every permission check
@@ -58,8 +57,8 @@ async def roles_for(event: Event, account: str) -> set[str]:
     cache = _roles_cache(event)
     if account not in cache:
         runtime = current_runtime()
-        async with runtime.db.read() as session:
-            cache[account] = await roles_of_account(session, account, runtime.now())
+        known = await runtime.db.directory.current()
+        cache[account] = known.roles(account, runtime.now())
     return cache[account]
 
 

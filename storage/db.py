@@ -13,6 +13,7 @@ a second bot in standby). Reads stay concurrent (WAL).
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -22,6 +23,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.directory import DIRECTORY_TABLES, Directory
 
 BUSY_TIMEOUT_MS = 10_000
 # How long a writer waits for its turn in the queue before giving up loudly: far
@@ -46,6 +49,25 @@ class NestedWriteError(RuntimeError):
 
 class WriteQueueTimeout(RuntimeError):
     """A writer waited longer than `write_timeout` for its turn."""
+
+
+_DIRECTORY_WRITE = "gridbot_directory_write"
+_WRITE_TARGET = re.compile(
+    r"\s*(?:INSERT(?:\s+OR\s+\w+)?\s+INTO|REPLACE\s+INTO|UPDATE(?:\s+OR\s+\w+)?|DELETE\s+FROM)"
+    r"\s+\"?(\w+)", re.IGNORECASE,
+)
+
+
+def _note_directory_writes(engine: AsyncEngine) -> None:
+    """Mark a connection that wrote a directory table, for the Directory's reuse."""
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _on_execute(conn, _cursor, statement, _params, _context, _many) -> None:
+        if statement.startswith(("SELECT", "select")):  # the common case, decided at once
+            return
+        m = _WRITE_TARGET.match(statement)
+        if m is not None and m.group(1).lower() in DIRECTORY_TABLES:
+            conn.info[_DIRECTORY_WRITE] = True
 
 
 def _install_pragmas(engine: AsyncEngine) -> None:
@@ -94,9 +116,22 @@ class Database:
             path.parent.mkdir(parents=True, exist_ok=True)
         self.engine = create_async_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
         _install_pragmas(self.engine)
+        _note_directory_writes(self.engine)
         self._write_lock: asyncio.Lock | None = None
         self._lock_loop: asyncio.AbstractEventLoop | None = None
         self._writer: asyncio.Task | None = None  # the task inside write(), if any
+        self.directory_writes = 0  # commits that changed a directory table
+        self._directory: Directory | None = None
+
+    @property
+    def directory(self) -> Directory:
+        """Bindings and roles in memory, checked against the file at each lookup."""
+        if self._directory is None:
+            path = db_path(self.url)
+            if path is None:
+                raise RuntimeError("the directory needs a database file, not :memory:")
+            self._directory = Directory(path, lambda: self.directory_writes)
+        return self._directory
 
     def _queue(self) -> asyncio.Lock:
         # One queue per event loop: a CLI command or a test may run several loops
@@ -140,17 +175,23 @@ class Database:
         self._writer = task
         try:
             async with AsyncSession(self.engine, expire_on_commit=False) as session:
-                await session.connection(execution_options={_IMMEDIATE: True})
+                conn = await session.connection(execution_options={_IMMEDIATE: True})
+                info = conn.sync_connection.info if conn.sync_connection else {}
+                info.pop(_DIRECTORY_WRITE, None)
                 try:
                     yield session
                     await session.commit()
                 except BaseException:
                     await session.rollback()
                     raise
+                if info.pop(_DIRECTORY_WRITE, False):
+                    self.directory_writes += 1
             _commits.set(_commits.get() + 1)
         finally:
             self._writer = None
             queue.release()
 
     async def dispose(self) -> None:
+        if self._directory is not None:
+            self._directory.close()
         await self.engine.dispose()

@@ -102,6 +102,15 @@ class ChatGroup(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class DirectoryVersion(SQLModel, table=True):
+    """One row, bumped by triggers on every change to chatgroup, account, person,
+    rolegrant and teammember (migration 0008): how storage.directory knows, with one
+    cheap read, that its in-memory copy is stale, whichever process wrote."""
+
+    id: int = Field(default=1, primary_key=True)
+    n: int = 0
+
+
 class Invite(SQLModel, table=True):
     code: str = Field(primary_key=True)
     person_id: int = Field(foreign_key="person.id")

@@ -25,7 +25,6 @@ from plugins.checkin import export, notify, service, syntax, tally
 from plugins.checkin.report import ParseError, parse_report
 from plugins.checkin.service import CheckinError
 from storage.models import ChatGroup, CheckinRound
-from storage.places import leader_standing
 from storage.repo import (
     ALL,
     Scope,
@@ -139,11 +138,13 @@ async def report_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
         return _usage("checkin_report", code=parsed.code)
     now = rt.now()
     try:
-        # One BEGIN IMMEDIATE transaction: the sender's roles, the round, the
-        # amendment and the new row are read and written under one lock, so two
-        # leaders reporting the same unit at once cannot both be "current".
+        # Who the sender is comes from the directory (in memory, checked against
+        # the file); the round, the amendment and the new row are read and
+        # written under one lock, so two leaders reporting the same unit at once
+        # cannot both be "current".
+        known = await rt.db.directory.current()
+        who = known.standing(sender.account, now, sender.superuser)
         async with rt.db.write() as s:
-            who = await leader_standing(s, sender.account, now, sender.superuser)
             result = await service.submit_report(
                 s, who=who, report=parsed, now=now,
                 group=lambda: group_binding(s, sender.platform, sender.group_id),
