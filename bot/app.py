@@ -6,12 +6,16 @@ import gc
 import logging
 import sys
 from functools import partial
+from typing import Any
 
 import nonebot
 from nonebot.adapters import Bot, Event
 from nonebot.exception import IgnoredException
 from nonebot.message import event_preprocessor
+from nonebot.params import Depends
+from nonebot.typing import T_State
 
+from bot import inbound, intake
 from bot.clock import clock_from_setting
 from bot.delivery import DeliveryTransport
 from bot.outbox import Outbox
@@ -28,10 +32,20 @@ PLUGINS = (
 )
 
 
-async def _ignore_self_and_system(bot: Bot, event: Event) -> None:
-    """Never answer ourselves or platform system accounts (bot-to-bot loops)."""
-    if event.get_type() == "message" and is_own_or_system(bot, event):
+async def _inbound(
+    bot: Bot, event: Event, state: T_State, ticket: Any = Depends(intake.turn, use_cache=False)
+) -> None:
+    """Every event's one preprocessor (NoneBot runs each in task groups, a task per
+    parameter, so there is one): never answer ourselves or platform system accounts
+    (bot-to-bot loops); our own log line, over-long commands refused; then the
+    bounded intake, whose turn ``intake.turn`` holds until the event is done.
+    (``Any``: NoneBot would otherwise validate the dependency's value.)"""
+    if event.get_type() != "message":
+        return
+    if is_own_or_system(bot, event):
         raise IgnoredException("own or system message")
+    await inbound.log_and_bound(bot, event)
+    await intake.gate(bot, event, state, ticket)
 
 
 def use_console(settings: Settings) -> bool:
@@ -56,11 +70,8 @@ def register_adapters(settings: Settings, console: bool) -> None:
 
 
 def load_plugins() -> None:
-    from bot import inbound, intake
-
-    event_preprocessor(_ignore_self_and_system)
-    inbound.install()  # our own log line (never the text), over-long commands refused
-    intake.install()  # bounded intake + an answer when a handler fails
+    event_preprocessor(_inbound)
+    intake.install()  # an answer when a handler fails
     for name in PLUGINS:
         nonebot.load_plugin(name)
     from bot import router
@@ -75,7 +86,8 @@ def _redacted_logging(settings: Settings) -> None:
 
     from bot.inbound import install_log_redaction
 
-    install_log_redaction()
+    level = settings.log_level
+    install_log_redaction(level=int(level) if level.isdigit() else level.upper())
     logging.basicConfig(handlers=[LoguruHandler()], level=settings.log_level, force=True)
 
 

@@ -25,7 +25,6 @@ from typing import Any, TextIO
 from nonebot.adapters import Bot, Event
 from nonebot.exception import IgnoredException
 from nonebot.log import logger
-from nonebot.message import event_preprocessor
 
 from bot.platforms import account_of, group_of
 from messages.mask import scrub
@@ -55,8 +54,11 @@ def _is_message_line(record: dict[str, Any]) -> bool:
     return (record["name"] or "").startswith("nonebot") and record["function"] == "handle_event"
 
 
-def install_log_redaction(stream: TextIO | None = None) -> int:
-    """Replace NoneBot's default loguru handler with a redacting one; returns its id."""
+def install_log_redaction(stream: TextIO | None = None, level: str | int = 0) -> int:
+    """Replace NoneBot's default loguru handler with a redacting one; returns its id.
+
+    ``level``: the configured log level. Below it loguru drops a call before it
+    builds a record (NoneBot logs several DEBUG lines per event)."""
     from nonebot.log import default_filter, logger, logger_id
 
     out = stream or sys.stdout
@@ -82,7 +84,7 @@ def install_log_redaction(stream: TextIO | None = None) -> int:
         logger.remove(logger_id)
     except ValueError:  # already replaced (a second setup in one process)
         pass
-    return logger.add(sink, level=0, filter=keep, diagnose=False, backtrace=False)
+    return logger.add(sink, level=level, filter=keep, diagnose=False, backtrace=False)
 
 
 def command_name(text: str) -> str | None:
@@ -113,6 +115,3 @@ async def log_and_bound(bot: Bot, event: Event) -> None:
         await reply_template(bot, event, "common/too_long", limit=MAX_COMMAND_CHARS)
         raise IgnoredException("command too long")
 
-
-def install() -> None:
-    event_preprocessor(log_and_bound)

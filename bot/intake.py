@@ -41,8 +41,7 @@ from typing import Any
 from nonebot.adapters import Bot, Event
 from nonebot.consts import CMD_KEY, PREFIX_KEY
 from nonebot.exception import IgnoredException
-from nonebot.message import event_preprocessor, run_postprocessor
-from nonebot.params import Depends
+from nonebot.message import run_postprocessor
 from nonebot.rule import TrieRule
 from nonebot.typing import T_State
 
@@ -278,7 +277,7 @@ def command_of(bot: Bot, event: Event) -> str | None:
     return command[0] if command else None
 
 
-async def _turn(bot: Bot, event: Event) -> AsyncIterator[Ticket | None]:
+async def turn(bot: Bot, event: Event) -> AsyncIterator[Ticket | None]:
     """The event's turn, held until the event's exit stack closes."""
     if event.get_type() != "message" or is_own_or_system(bot, event):
         yield None
@@ -295,10 +294,8 @@ async def _turn(bot: Bot, event: Event) -> AsyncIterator[Ticket | None]:
         intake.release(ticket.admitted_at)
 
 
-async def intake_gate(
-    bot: Bot, event: Event, state: T_State, ticket: Any = Depends(_turn, use_cache=False)
-) -> None:
-    # (`Any`: NoneBot would otherwise validate the dependency's value against the type.)
+async def gate(bot: Bot, event: Event, state: T_State, ticket: Any) -> None:
+    """The intake's part of the event preprocessor; ``ticket`` is ``Depends(turn)``'s."""
     if not isinstance(ticket, Ticket):
         return
     state[TICKET_KEY] = ticket
@@ -348,5 +345,5 @@ async def answer(
 
 
 def install() -> None:
-    event_preprocessor(intake_gate)
+    """The failure answer; the turn is taken by bot.app's one event preprocessor."""
     run_postprocessor(answer_failure)

@@ -22,9 +22,8 @@ from __future__ import annotations
 import logging
 
 from nonebot import get_driver, on_message
-from nonebot.adapters import Bot, Event
 from nonebot.consts import CMD_ARG_KEY, CMD_KEY, PREFIX_KEY
-from nonebot.matcher import Matcher
+from nonebot.matcher import Matcher, current_bot, current_event
 from nonebot.rule import TRIE_VALUE, Rule, TrieRule
 from nonebot.typing import T_State
 
@@ -35,7 +34,6 @@ from bot.permissions import prime_roles
 from bot.platforms import account_of, group_of, platform_of
 from bot.reply import reply_template
 from bot.runtime import current_runtime
-from storage.repo import group_binding, roles_of_account
 
 log = logging.getLogger("gridbot.router")
 
@@ -70,7 +68,9 @@ def install() -> type[Matcher]:
     router = on_message(rule=Rule(is_routed), priority=ROUTER_PRIORITY, block=True)
 
     @router.handle()
-    async def _dispatch(bot: Bot, event: Event, state: T_State) -> None:
+    async def _dispatch(state: T_State) -> None:
+        # One parameter: NoneBot solves each in a task of its own, for every message.
+        bot, event = current_bot.get(), current_event.get()
         prefix = state[PREFIX_KEY]
         name = prefix[CMD_KEY][0]
         command = table[prefix[CMD_KEY]]
@@ -78,16 +78,15 @@ def install() -> type[Matcher]:
         gid = group_of(bot, event)
         if gid is not None:
             # Where it was typed decides first (bot.privacy), then private-only, then
-            # rights. The group and the sender's roles are read in one session.
+            # rights. The group and the sender's roles come from the directory.
             try:
                 group, account = None, account_of(bot, event)
-                async with rt.db.read() as s:
-                    group = await group_binding(s, platform_of(bot), gid)
-                    if account is not None and account not in rt.settings.superusers:
-                        prime_roles(event, account,
-                                    await roles_of_account(s, account, rt.now()))
+                known = await rt.db.directory.current()
+                group = known.binding(platform_of(bot), gid)
+                if account is not None and account not in rt.settings.superusers:
+                    prime_roles(event, account, known.roles(account, rt.now()))
             except Exception:
-                log.exception("router: cannot read the group binding")
+                log.exception("router: cannot read the directory")
                 await answer(bot, event, FAILED_TEMPLATE, command=name)
                 return
             refused = privacy.refusal(name, group)
