@@ -49,9 +49,25 @@ def redact(text: str) -> str:
     return scrub(text)
 
 
+INFO_LEVEL = 20  # loguru's and logging's
+
+
 def _is_message_line(record: dict[str, Any]) -> bool:
     """NoneBot's per-event line (``nonebot.message.handle_event``), which carries the text."""
     return (record["name"] or "").startswith("nonebot") and record["function"] == "handle_event"
+
+
+# NoneBot's two INFO lines per handled event ("Event will be handled by …", "…
+# running complete"): at INFO our own line per message says as much, so they are
+# kept for DEBUG only, and a busy group's log is not three lines a message.
+_PER_EVENT_INFO = frozenset({"_run_matcher", "simple_run"})
+
+
+def _is_per_event_info(record: dict[str, Any]) -> bool:
+    return (
+        record["level"].no == INFO_LEVEL and record["function"] in _PER_EVENT_INFO
+        and (record["name"] or "").startswith("nonebot")
+    )
 
 
 def install_log_redaction(stream: TextIO | None = None, level: str | int = 0) -> int:
@@ -77,8 +93,13 @@ def install_log_redaction(stream: TextIO | None = None, level: str | int = 0) ->
         out.write(line)
         out.flush()
 
+    chatty = (isinstance(level, int) and level < INFO_LEVEL) or level in ("TRACE", "DEBUG")
+
     def keep(record: dict[str, Any]) -> bool:
-        return default_filter(record) and not _is_message_line(record)
+        return (
+            default_filter(record) and not _is_message_line(record)
+            and (chatty or not _is_per_event_info(record))
+        )
 
     try:
         logger.remove(logger_id)

@@ -41,6 +41,7 @@ from typing import Any
 from nonebot.adapters import Bot, Event
 from nonebot.consts import CMD_KEY, PREFIX_KEY
 from nonebot.exception import IgnoredException
+from nonebot.matcher import Matcher
 from nonebot.message import run_postprocessor
 from nonebot.rule import TrieRule
 from nonebot.typing import T_State
@@ -54,6 +55,7 @@ from storage.db import commits_in_context
 log = logging.getLogger("gridbot.intake")
 
 TICKET_KEY = "_gridbot_intake"
+ORIGIN_KEY = "_gridbot_origin"
 BUSY_TEMPLATE = "common/busy"
 FAILED_TEMPLATE = "common/failed"
 FAILED_PARTIAL_TEMPLATE = "common/failed_partial"
@@ -296,6 +298,7 @@ async def turn(bot: Bot, event: Event) -> AsyncIterator[Ticket | None]:
 
 async def gate(bot: Bot, event: Event, state: T_State, ticket: Any) -> None:
     """The intake's part of the event preprocessor; ``ticket`` is ``Depends(turn)``'s."""
+    state[ORIGIN_KEY] = (bot, event)  # for answer_failure
     if not isinstance(ticket, Ticket):
         return
     state[TICKET_KEY] = ticket
@@ -305,13 +308,17 @@ async def gate(bot: Bot, event: Event, state: T_State, ticket: Any) -> None:
         raise IgnoredException("intake busy: command refused, sender told to resend")
 
 
-async def answer_failure(
-    bot: Bot, event: Event, state: T_State, exception: Exception | None
-) -> None:
+async def answer_failure(matcher: Matcher, exception: Exception | None) -> None:
     """A command whose handler raised is answered, never left silent (NoneBot has
-    already logged the traceback)."""
-    if exception is None or event.get_type() != "message":
+    already logged the traceback). Two parameters (NoneBot solves each in a task of
+    its own, after every matcher); the bot and event come from the state."""
+    if exception is None:
         return
+    state = matcher.state
+    origin = state.get(ORIGIN_KEY)
+    if origin is None:  # not a message event
+        return
+    bot, event = origin
     command = (state.get(PREFIX_KEY) or {}).get(CMD_KEY)
     if not command:  # not a command (a plain "收到"): nobody is waiting for an answer
         return

@@ -28,6 +28,7 @@ from nonebot.adapters import Bot, Event
 from nonebot.permission import Permission
 from nonebot.plugin import PluginMetadata
 
+from bot.permissions import holds
 from bot.platforms import Mention, account_of, group_of, platform_of
 
 if TYPE_CHECKING:
@@ -156,7 +157,7 @@ def sender_of(bot: Bot, event: Event, rt: Runtime) -> Sender:
     account = account_of(bot, event) or ""
 
     async def check(permission: Permission) -> bool:
-        return await permission(bot, event)
+        return await holds(permission, bot, event)
 
     return Sender(
         account=account,

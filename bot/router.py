@@ -30,7 +30,7 @@ from nonebot.typing import T_State
 from bot import privacy
 from bot.intake import FAILED_TEMPLATE, answer
 from bot.kit import Command, declared_commands, deliver, sender_of
-from bot.permissions import prime_roles
+from bot.permissions import holds, prime_roles
 from bot.platforms import account_of, group_of, platform_of
 from bot.reply import reply_template
 from bot.runtime import current_runtime
@@ -95,7 +95,7 @@ def install() -> type[Matcher]:
             if refused is not None:
                 await reply_template(bot, event, refused)
                 return
-        if not await command.permission(bot, event):
+        if not await holds(command.permission, bot, event):
             await reply_template(bot, event, "common/refused")
             return
         arg = prefix.get(CMD_ARG_KEY)

@@ -35,7 +35,7 @@ class Building(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     community_id: int = Field(foreign_key="community.id", index=True)
     grid_id: int = Field(foreign_key="grid.id", index=True)
-    number: int
+    number: int = Field(index=True)  # "3栋2单元" is looked up by number on every /打卡
 
 
 class Unit(SQLModel, table=True):
