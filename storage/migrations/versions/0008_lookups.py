@@ -1,13 +1,14 @@
-"""directory version: one counter row bumped by triggers on the directory tables
+"""lookups made on every command: a directory version bumped by triggers on the
+directory tables, and an index on building.number (/打卡 finds "3栋2单元" by it)
 
-Revision ID: 0008_directory_version
+Revision ID: 0008_lookups
 Revises: 0007_merge
 Create Date: 2026-12-01 11:20:00
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = "0008_directory_version"
+revision = "0008_lookups"
 down_revision = "0007_merge"
 branch_labels = None
 depends_on = None
@@ -31,9 +32,11 @@ def upgrade() -> None:
                 f"CREATE TRIGGER directory_{table}_{ev.lower()} AFTER {ev} ON {table} "
                 "BEGIN UPDATE directoryversion SET n = n + 1 WHERE id = 1; END"
             )
+    op.create_index("ix_building_number", "building", ["number"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_building_number", table_name="building")
     for table in TABLES:
         for ev in EVENTS:
             op.execute(f"DROP TRIGGER IF EXISTS directory_{table}_{ev.lower()}")
