@@ -195,3 +195,37 @@ async def test_redeem_guessing_is_throttled_and_audited(
     street.clock.advance(minutes=11)  # the window has passed
     sent = await peer.ask(55555, f"/绑定 {good}")
     assert sent.text.startswith("绑定成功：孙新")
+
+
+async def test_holds_decides_every_declared_permission_as_nonebot_does(
+    app, street: Runtime
+) -> None:
+    """The router's in-place decision (`holds`) against NoneBot calling the same
+    Permission, for every declared command and every kind of sender."""
+    import nonebot
+    from nonebot.adapters.onebot.v11 import Adapter, Bot, GroupMessageEvent
+
+    from bot.kit import declared_commands
+    from bot.permissions import SUPERUSER, holds
+
+    adapter = Adapter(nonebot.get_driver())
+    permissions = {c.permission for c in declared_commands()} | {SUPERUSER}
+    assert len(permissions) >= 5
+    seen = set()
+    for identity, (user_id, card) in IDENTITIES.items():
+        event = GroupMessageEvent.model_validate({
+            "time": 0, "self_id": 4242, "post_type": "message", "message_type": "group",
+            "sub_type": "normal", "message_id": user_id, "group_id": GROUP, "user_id": user_id,
+            "message": [{"type": "text", "data": {"text": "/帮助"}}], "raw_message": "/帮助",
+            "font": 0, "sender": {"user_id": user_id, "card": card, "role": "member"},
+            "original_message": [],
+        })
+        async with app.test_api() as ctx:
+            bot = ctx.create_bot(base=Bot, adapter=adapter, self_id="4242")
+            for permission in permissions:
+                decided = await holds(permission, bot, event)
+                assert decided == await permission(bot, event), (identity, permission)
+                seen.add((identity, decided))
+    # Both answers occur, for the privileged and for the plain resident alike.
+    assert ("resident", False) in seen and ("resident", True) in seen
+    assert ("superuser", True) in seen and ("staff", False) in seen
