@@ -34,6 +34,7 @@ from bot.adapters.wechaty import (
 )
 from bot.adapters.wechaty import Bot as WechatyBot
 from bot.adapters.wechaty.transport import WechatyPuppet
+from bot.runtime import Runtime
 
 from .support import (
     BOT_ID,
@@ -130,8 +131,11 @@ async def live(
     tls_files: TlsFiles,
     wechaty_adapter: Adapter,
     matchers: None,
+    runtime: Runtime,
 ) -> AsyncIterator[Live]:
-    """The adapter connected and logged in, over plaintext h2c or over TLS."""
+    """The adapter connected and logged in, over plaintext h2c or over TLS. (The
+    runtime: gridbot's event preprocessor takes every message's intake turn from
+    it, so without one this file passed only after another test had installed one.)"""
     if request.param == "tls":
         # Connect by IP but verify the certificate as "localhost": exercises the name override.
         gateway = gateway_tls
