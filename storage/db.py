@@ -127,9 +127,9 @@ class Database:
     def directory(self) -> Directory:
         """Bindings and roles in memory, checked against the file at each lookup."""
         if self._directory is None:
-            path = db_path(self.url)
-            if path is None:
-                raise RuntimeError("the directory needs a database file, not :memory:")
+            path = db_path(self.url) if make_url(self.url).get_backend_name() == "sqlite" else None
+            if path is None:  # (a server database would need its own version check)
+                raise RuntimeError("the directory needs an SQLite database file")
             self._directory = Directory(path, lambda: self.directory_writes)
         return self._directory
 

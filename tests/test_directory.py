@@ -173,3 +173,17 @@ async def test_a_missing_table_is_an_error_not_an_empty_directory(street: Runtim
             raise AssertionError("a directory without its chatgroup table was served")
     finally:
         directory.close()
+
+
+async def test_a_revocation_counts_at_the_next_command(peer, street: Runtime) -> None:
+    """Over the OneBot protocol: the staff member's rights end with the /撤销 that ends them."""
+    sent = await peer.ask(10001, "/绑定群 幸福社区 工作群", group_id=710002)
+    assert "已将本群登记为" in sent.text
+    sent = await peer.ask(10002, "/解绑群", group_id=710002)  # staff: allowed
+    assert "已取消本群的登记" in sent.text
+    sent = await peer.ask(10001, "/绑定群 幸福社区 工作群", group_id=710002)
+    assert "已将本群登记为" in sent.text
+    sent = await peer.ask(10001, "/撤销 qq:10002 工作人员", group_id=710002)
+    assert "已撤销 qq:10002" in sent.text
+    sent = await peer.ask(10002, "/解绑群", group_id=710002)
+    assert sent.text == street.renderer.render("common/refused")
