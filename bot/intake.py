@@ -55,7 +55,6 @@ from storage.db import commits_in_context
 log = logging.getLogger("gridbot.intake")
 
 TICKET_KEY = "_gridbot_intake"
-ORIGIN_KEY = "_gridbot_origin"
 BUSY_TEMPLATE = "common/busy"
 FAILED_TEMPLATE = "common/failed"
 FAILED_PARTIAL_TEMPLATE = "common/failed_partial"
@@ -69,6 +68,9 @@ class Ticket:
     refused: bool = False
     admitted_at: float = 0.0
     commits_before: int = 0
+    # The bot and event, for answer_failure. Out of the repr: NoneBot formats the
+    # state (where the ticket lives) into a TRACE line for every matcher it runs.
+    origin: tuple[Bot, Event] | None = field(default=None, repr=False, compare=False)
 
 
 class Intake:
@@ -298,9 +300,9 @@ async def turn(bot: Bot, event: Event) -> AsyncIterator[Ticket | None]:
 
 async def gate(bot: Bot, event: Event, state: T_State, ticket: Any) -> None:
     """The intake's part of the event preprocessor; ``ticket`` is ``Depends(turn)``'s."""
-    state[ORIGIN_KEY] = (bot, event)  # for answer_failure
     if not isinstance(ticket, Ticket):
         return
+    ticket.origin = (bot, event)
     state[TICKET_KEY] = ticket
     if ticket.refused:
         replies = intake_for(current_runtime()).busy_replies
@@ -315,15 +317,14 @@ async def answer_failure(matcher: Matcher, exception: Exception | None) -> None:
     if exception is None:
         return
     state = matcher.state
-    origin = state.get(ORIGIN_KEY)
-    if origin is None:  # not a message event
+    ticket = state.get(TICKET_KEY)
+    if not isinstance(ticket, Ticket) or ticket.origin is None:  # not a message event
         return
-    bot, event = origin
+    bot, event = ticket.origin
     command = (state.get(PREFIX_KEY) or {}).get(CMD_KEY)
     if not command:  # not a command (a plain "收到"): nobody is waiting for an answer
         return
-    ticket = state.get(TICKET_KEY)
-    before = ticket.commits_before if isinstance(ticket, Ticket) else 0
+    before = ticket.commits_before
     partial = commits_in_context() > before
     log.warning("/%s failed (%s)%s", command[0], exception.__class__.__name__,
                 ": something was committed" if partial else "")
