@@ -15,13 +15,21 @@ saw ``on_command`` ones. In a group the router first asks ``bot.privacy`` whethe
 the command may run there (resident and unbound groups), reading the group's
 binding and the sender's roles in one session; a private-only command typed in a
 group gets a pointer to the private chat before any rights are checked.
+
+A second matcher, just below, answers a ``/word`` that is no command ("没有“/大卡”这个
+命令，是不是 /打卡？") in private chats and work or team groups; in a resident or an
+unbound group it stays silent (a resident's typo, another bot's command).
 """
 
 from __future__ import annotations
 
+import difflib
 import logging
+import re
+from collections.abc import Iterable
 
 from nonebot import get_driver, on_message
+from nonebot.adapters import Event
 from nonebot.consts import CMD_ARG_KEY, CMD_KEY, PREFIX_KEY
 from nonebot.matcher import Matcher, current_bot, current_event
 from nonebot.rule import TRIE_VALUE, Rule, TrieRule
@@ -34,10 +42,24 @@ from bot.permissions import holds, prime_roles
 from bot.platforms import account_of, group_of, platform_of
 from bot.reply import reply_template
 from bot.runtime import current_runtime
+from messages.mask import scrub
 
 log = logging.getLogger("gridbot.router")
 
 ROUTER_PRIORITY = 10
+UNKNOWN_TEMPLATE = "common/unknown_command"
+
+
+def suggestion(typed: str, names: Iterable[str]) -> str | None:
+    """The declared name closest to a mistyped command (difflib's ratio, at least
+    0.5), comparing as many leading characters as the name has: "大卡已排查18户" and
+    "大卡" both suggest "打卡"."""
+    best, best_score = None, 0.5
+    for name in names:
+        score = difflib.SequenceMatcher(None, typed[: len(name)], name).ratio()
+        if score > best_score or (score == best_score and best is None):
+            best, best_score = name, score
+    return best
 
 
 def routed_commands() -> dict[tuple[str, ...], Command]:
@@ -104,4 +126,39 @@ def install() -> type[Matcher]:
         outcome = await command.flow(rt, sender_of(bot, event, rt), text)
         await deliver(bot, event, rt, outcome)
 
+    names = sorted(key[0] for key in table)
+
+    async def is_unknown(event: Event, state: T_State) -> bool:
+        return (
+            event.get_type() == "message" and not await is_routed(state)
+            and typed_command(event.get_plaintext()) is not None
+        )
+
+    unknown = on_message(rule=Rule(is_unknown), priority=ROUTER_PRIORITY + 1, block=True)
+
+    @unknown.handle()
+    async def _unknown() -> None:
+        bot, event = current_bot.get(), current_event.get()
+        typed = typed_command(event.get_plaintext())
+        gid = group_of(bot, event)
+        if typed is None:
+            return
+        if gid is not None:
+            group = (await current_runtime().db.directory.current()).binding(
+                platform_of(bot), gid)
+            if group is None or group.kind == "resident":
+                return
+        # The typed word is echoed masked: a phone number typed after "/" stays private.
+        await answer(bot, event, UNKNOWN_TEMPLATE, typed=scrub(typed),
+                     guess=suggestion(typed, names))
+
     return router
+
+
+def typed_command(text: str) -> str | None:
+    """The word right after a leading command start, as typed (None: not a command)."""
+    m = _TYPED.match(text[:64])
+    return m.group(1) if m else None
+
+
+_TYPED = re.compile(r"^\s*[/／](\S{1,12})")

@@ -121,7 +121,7 @@ class Settings(BaseModel):
             "host": self.host,
             "port": self.port,
             "superusers": sorted(self.superusers),
-            "command_start": {"/"},
+            "command_start": {"/", "／"},  # a phone keyboard's full-width slash too
             "command_sep": {"."},
             "log_level": self.log_level,
         }

@@ -7,3 +7,6 @@ SAMPLES = {
     "common/failed": {"command": H},
     "common/failed_partial": {"command": H},
 }
+SAMPLES |= {
+    "common/unknown_command": {"typed": H, "guess": "打卡"},
+}

@@ -1,0 +1,82 @@
+"""How leaders really start a command, over the real OneBot protocol: the full-width
+slash of a phone keyboard, a leading @bot, and a mistyped command, which gets a
+one-line answer with the likely command instead of silence (and changes nothing)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.router import suggestion
+from bot.runtime import Runtime
+from tests.conftest import BOT_ID, dump_db
+from tests.onebot import OneBotPeer
+
+ADMIN = 10001
+LEADER = 30011  # 单元长 of 幸福社区 1栋1单元
+WORK, RESIDENTS, UNBOUND = 810001, 810002, 810003
+
+
+async def bound(peer: OneBotPeer) -> None:
+    for gid, kind in ((WORK, "工作群"), (RESIDENTS, "居民群")):
+        sent = await peer.ask(ADMIN, f"/绑定群 幸福社区 {kind}", group_id=gid)
+        assert "已将本群登记为" in sent.text
+    sent = await peer.ask(ADMIN, "/排查 发起 返区人员排查 截止 2天", group_id=WORK)
+    assert "已发起排查 #1" in sent.text
+
+
+async def test_full_width_slash_and_leading_at_start_a_command(
+    peer: OneBotPeer, street: Runtime
+) -> None:
+    await bound(peer)
+    sent = await peer.ask(LEADER, "／打卡 已排查16户", group_id=WORK)
+    assert "1栋1单元" in sent.text and "16" in sent.text, sent.text
+    await peer.ws.send_json(peer._base() | {
+        "message_type": "group", "sub_type": "normal", "group_id": WORK, "user_id": LEADER,
+        "anonymous": None, "raw_message": "@bot /打卡 已排查18户",
+        "message": [{"type": "at", "data": {"qq": str(BOT_ID)}},
+                    {"type": "text", "data": {"text": " /打卡 已排查18户"}}],
+        "sender": {"user_id": LEADER, "nickname": "居民", "card": "", "role": "member"},
+    })
+    sent = await peer.expect_send()
+    assert "1栋1单元" in sent.text and "18" in sent.text, sent.text
+    sent = await peer.ask(LEADER, "／帮助")
+    assert "/打卡" in sent.text
+
+
+UNKNOWN = [
+    # typed, where, expected answer (None: silence)
+    ("/大卡 已排查18户", WORK, "没有“/大卡”这个命令，是不是 /打卡？发送 /帮助 查看全部"),
+    ("/大卡已排查18户", WORK, "没有“/大卡已排查18户”这个命令，是不是 /打卡？发送 /帮助 查看全部"),
+    ("／进渡", None, "没有“/进渡”这个命令，是不是 /进度？发送 /帮助 查看全部"),
+    ("/撤回", WORK, "没有“/撤回”这个命令，是不是 /撤销？发送 /帮助 查看全部"),
+    ("/啊哈哈", None, "没有“/啊哈哈”这个命令，发送 /帮助 查看全部"),
+    ("/13812345678", WORK, "没有“/138****5678”这个命令，发送 /帮助 查看全部"),
+    ("/大卡 已排查18户", RESIDENTS, None),
+    ("/大卡 已排查18户", UNBOUND, None),
+    ("打卡的事明天再说", WORK, None),  # no command start: chatter
+]
+
+
+@pytest.mark.parametrize(("typed", "where", "expected"), UNKNOWN)
+async def test_an_unknown_command_gets_one_line_or_silence(
+    peer: OneBotPeer, street: Runtime, typed: str, where: int | None, expected: str | None
+) -> None:
+    await bound(peer)
+    before = dump_db(street)
+    if expected is None:
+        await peer.group_message(LEADER, where, typed)
+        await peer.no_action()
+    else:
+        sent = await peer.ask(LEADER, typed, group_id=where)
+        assert sent.text == expected
+        assert sent.ats == ([str(LEADER)] if where else [])
+    assert dump_db(street) == before
+
+
+def test_suggestion_compares_the_leading_characters() -> None:
+    names = ["打卡", "进度", "排查", "我的信息", "帮助"]
+    assert suggestion("大卡", names) == "打卡"
+    assert suggestion("大卡已排查18户", names) == "打卡"
+    assert suggestion("进渡", names) == "进度"
+    assert suggestion("啊哈哈", names) is None
+    assert suggestion("", names) is None
