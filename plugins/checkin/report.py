@@ -76,9 +76,23 @@ _NOTE_RE = re.compile(r"备注\s*[:：]?\s*")
 _FIELD_SEPARATOR_RE = re.compile(r"[\s,;。:]+")
 _ROUND_RE = re.compile(rf"#\s?(?P<n>{NUM})?|第\s?(?P<n2>{NUM})\s?轮")
 _PARTIALUNIT_RE = re.compile(rf"{NUM}\s?(?:{BUILDING_SUFFIX}|单元)")
-_HOUSEHOLDS_KEY_RE = re.compile(rf"已?排查\s?[:=]?\s?(?P<n>{NUM})?(?:\s?户)?")
+# How households are said, typed in a hurry or by voice input: the verb forms
+# before the count (longest first, so 已经排查 is not read as 已 + 排查).
+HOUSEHOLD_VERBS = (
+    "已经排查", "已排查", "排查完毕", "排查完", "排查了", "排查", "已经查", "已查", "查了",
+    "共计", "合计", "共",
+)
+_HOUSEHOLDS_KEY_RE = re.compile(
+    rf"(?:{'|'.join(HOUSEHOLD_VERBS)})\s?[:=]?\s?(?P<n>{NUM})?(?:\s?[户人])?"
+)
 _HOUSEHOLDS_BARE_RE = re.compile(rf"(?P<n>{NUM})\s?户")
 _COUNT_FIELD_RE = re.compile(rf"(?P<key>返区|隔离|异常)\s?[:=]?\s?(?P<n>{NUM}|无)?(?:\s?[人户])?")
+# "No abnormal cases" said as a phrase: the count is 0.
+NONE_PHRASES = MappingProxyType({
+    "无异常": "abnormal", "没有异常": "abnormal", "均无异常": "abnormal",
+    "无返区": "returned", "没有返区": "returned", "无隔离": "isolated", "没有隔离": "isolated",
+})
+_NONE_PHRASE_RE = re.compile("|".join(sorted(NONE_PHRASES, key=len, reverse=True)))
 _COUNT_FIELDS = MappingProxyType({"返区": "returned", "隔离": "isolated", "异常": "abnormal"})
 # More digits than this cannot be <= MAX_COUNT; checked before int() so that a pasted wall of
 # digits is "too_large" rather than a conversion error.
@@ -120,6 +134,9 @@ def _next_field(s: str, pos: int) -> tuple[str, _FieldValue, int] | ParseError:
     if m:
         value = _count(m["n"])
         return value if isinstance(value, ParseError) else ("households", value, m.end())
+    m = _NONE_PHRASE_RE.match(s, pos)
+    if m:
+        return (NONE_PHRASES[m.group(0)], 0, m.end())
     m = _COUNT_FIELD_RE.match(s, pos)
     if m:
         value = _count(m["n"])
@@ -135,9 +152,12 @@ def parse_report(text: str) -> Report | ParseError:
     Grammar: ``[#N] [<单元>] 已排查<n>户 [返区<n>] [隔离<n>] [异常<n>] [备注 <text>]``.
 
     * ``#N`` may be ``＃N`` or ``第N轮``; the unit takes any :func:`parse_unit` form.
-    * households: ``已排查<n>户``, ``排查<n>户``, ``<n>户`` (户 optional after 已排查/排查).
+    * households: one of ``HOUSEHOLD_VERBS`` (``已排查``, ``已经排查``, ``排查了``, ``排查完毕``,
+      ``查了``, ``共`` …) then the count, or ``<n>户``; 户 (or 人) after the count is optional
+      after a verb.
     * ``返区`` ``隔离`` ``异常``: optional ``:``, then a number or ``无`` (= 0), optionally
-      followed by 人 or 户. Absent ones are 0.
+      followed by 人 or 户; or a phrase of ``NONE_PHRASES`` (``无异常``, ``没有异常`` …) for 0.
+      Absent ones are 0.
     * fields come in any order, separated by spaces, ``,`` ``，`` ``、`` ``;`` ``；`` ``。`` or
       nothing at all (``3栋2单元已排查24户返区0隔离1异常0``).
     * ``备注`` (also ``备注:`` / ``备注：``) ends the fields: everything after it is the note,

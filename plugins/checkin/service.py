@@ -225,6 +225,7 @@ class Submitted:
     alert: bool = False  # 异常 > 0 and new or changed: 四人一专班 must hear of it
     alert_groups: list[ChatGroup] = field(default_factory=list)
     community: str = ""
+    unchanged: bool = False  # the same figures as the current report, no note: not written
 
 
 @dataclass(frozen=True)
@@ -384,6 +385,13 @@ async def submit_report(
             reported=report.households,
         )
     counts = Counts(report.households, report.returned, report.isolated, report.abnormal)
+    if cand.prev == counts and not report.note:
+        # A resend (a flaky network, a second tap): nothing to correct, nothing written.
+        return Submitted(
+            round_id=cand.round_id, round_title=cand.title, unit_label=cand.label,
+            counts=counts, note="", previous=cand.prev, late=False, place=cand.place,
+            reporter_name=who.name or who.account, unchanged=True,
+        )
     # Amendment: the previous report stays as history, no longer current. The
     # partial unique index needs the old row cleared before the new one lands.
     if cand.prev_id is not None:

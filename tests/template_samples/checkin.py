@@ -13,7 +13,7 @@ _UNIT = NS(label=H, community=H, leaders=_LEADERS)
 _COUNTS = NS(households=24, returned=0, isolated=1, abnormal=2)
 _SUBMITTED = NS(
     unit_label=H, counts=_COUNTS, note=H, previous=_COUNTS, round_id=3, round_title=H,
-    late=True, alert=True, alert_groups=[1], community=H, reporter_name=H,
+    late=True, alert=True, alert_groups=[1], community=H, reporter_name=H, unchanged=False,
 )
 
 SAMPLES = {

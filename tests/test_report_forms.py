@@ -1,0 +1,107 @@
+"""The ways leaders really say a check-in (voice input, hurried typing) are read
+as the counts they mean: table-driven over the real OneBot protocol, and fuzzed."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.runtime import Runtime
+from tests.onebot import OneBotPeer
+from tests.strategies import FUZZ
+
+ADMIN = 10001
+LEADER = 30011  # 单元长 of 幸福社区 1栋1单元 (18 households)
+WORK = 820001
+
+FORMS = [
+    # typed after /打卡, households, returned, abnormal
+    ("已经排查十六户", 16, 0, 0),
+    ("排查了16户", 16, 0, 0),
+    ("排查完毕18户", 18, 0, 0),
+    ("查了十八户", 18, 0, 0),
+    ("共18户 无异常", 18, 0, 0),
+    ("已排查18户，返区1人，没有异常", 18, 1, 0),
+    ("已排查18人 返区2户", 18, 2, 0),
+    ("排查十七户 异常一", 17, 0, 1),
+]
+
+
+@pytest.mark.parametrize(("typed", "households", "returned", "abnormal"), FORMS)
+async def test_spoken_forms_are_recorded(
+    peer: OneBotPeer, street: Runtime, typed: str, households: int, returned: int,
+    abnormal: int,
+) -> None:
+    from sqlmodel import select
+
+    from storage.models import CheckinReport
+
+    sent = await peer.ask(ADMIN, "/绑定群 幸福社区 工作群", group_id=WORK)
+    assert "已将本群登记为" in sent.text
+    sent = await peer.ask(ADMIN, "/排查 发起 返区人员排查 截止 2天", group_id=WORK)
+    assert "已发起排查 #1" in sent.text
+    # With 异常 the alert to the work group comes too, before or after the confirmation.
+    other: list = []
+    sent = await peer.ask_until(LEADER, f"/打卡 {typed}", "已记入 #1", group_id=WORK,
+                                other=other)
+    assert "1栋1单元" in sent.text, sent.text
+    if abnormal and not other:
+        other.append(await peer.expect_send())
+    assert [o.text.startswith("【异常报告】") for o in other] == ([True] if abnormal else [])
+    async with street.db.read() as s:
+        rows = (await s.exec(select(CheckinReport))).all()
+    assert [(r.households, r.returned, r.abnormal) for r in rows] == [
+        (households, returned, abnormal)
+    ]
+
+
+CN = {1: "一", 2: "二", 3: "三", 10: "十", 16: "十六", 18: "十八", 20: "二十", 24: "二十四"}
+
+
+@FUZZ
+@given(
+    verb=st.sampled_from(("已经排查", "已排查", "排查完毕", "排查完", "排查了", "排查", "已查",
+                          "查了", "共计", "共")),
+    n=st.sampled_from(sorted(CN)),
+    chinese=st.booleans(),
+    suffix=st.sampled_from(("户", "人", "", " 户")),
+    tail=st.sampled_from(("", " 无异常", "，没有异常", " 返区0", "、无返区")),
+)
+def test_every_verb_form_reads_the_count(
+    verb: str, n: int, chinese: bool, suffix: str, tail: str
+) -> None:
+    from plugins.checkin.report import Report, parse_report
+
+    text = f"{verb}{CN[n] if chinese else n}{suffix}{tail}"
+    parsed = parse_report(text)
+    assert isinstance(parsed, Report), (text, parsed)
+    assert (parsed.households, parsed.returned, parsed.abnormal) == (n, 0, 0), text
+
+
+async def test_an_identical_resend_changes_nothing(peer: OneBotPeer, street: Runtime) -> None:
+    from tests.conftest import dump_db
+
+    sent = await peer.ask(ADMIN, "/绑定群 幸福社区 工作群", group_id=WORK)
+    sent = await peer.ask(ADMIN, "/排查 发起 返区人员排查 截止 2天", group_id=WORK)
+    sent = await peer.ask(LEADER, "/打卡 已排查18户 返区1", group_id=WORK)
+    assert "已记入 #1" in sent.text
+    before = dump_db(street)
+    sent = await peer.ask(LEADER, "/打卡 排查了十八户，返区1人", group_id=WORK)  # same figures
+    assert "与上次相同，无需更正" in sent.text and "已更正" not in sent.text, sent.text
+    assert dump_db(street) == before
+    sent = await peer.ask(LEADER, "/打卡 已排查18户 返区2", group_id=WORK)
+    assert "已更正" in sent.text
+
+
+def test_under_a_minute_reads_as_such(street: Runtime) -> None:
+    from types import SimpleNamespace
+
+    from tests.helpers import TEST_EPOCH
+
+    rnd = SimpleNamespace(id=1, title="返区人员排查", deadline=TEST_EPOCH, scope_label="幸福社区",
+                          state="open")
+    ctx = {"rnd": rnd, "automatic": True, "units": [], "parts": 1, "part": 1, "total": 0}
+    text = street.renderer.render("checkin/remind", minutes_left=0, **ctx)
+    assert "还剩不到1分钟" in text and "0分钟" not in text
+    assert "还剩1小时5分钟" in street.renderer.render("checkin/remind", minutes_left=65, **ctx)
