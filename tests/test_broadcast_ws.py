@@ -144,3 +144,33 @@ async def test_bad_broadcast_input_changes_nothing(
     refused = await peer.ask(30011, "/广播 大家好", group_id=WORK)
     assert "没有使用这个命令的权限" in refused.text
     await asyncio.sleep(0)
+
+
+async def test_confirm_and_cancel_without_a_number_take_the_only_pending_preview(
+    peer: OneBotPeer, street: Runtime, outbox
+) -> None:
+    await bind_resident_groups(peer)
+    street.clock = lambda: datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI)
+    p1 = await peer.ask(10003, "/广播 范围 幸福社区/4栋 明天上午9点核酸检测", group_id=WORK)
+    n1 = int(p1.text.split("#", 1)[1].split()[0])
+    p2 = await peer.ask(10003, "/广播 范围 幸福社区/3栋 请配合排查", group_id=WORK)
+    n2 = int(p2.text.split("#", 1)[1].split()[0])
+    before = dump_db(street)
+    listed = await peer.ask(10003, "/确认", group_id=WORK)  # two pending: pick one
+    assert "2 条广播待确认" in listed.text and f"#{n1}" in listed.text and f"#{n2}" in listed.text
+    assert dump_db(street) == before
+    cancelled = await peer.ask(10003, f"/取消 {n1}", group_id=WORK)
+    assert f"#{n1}" in cancelled.text
+    started = await peer.ask(10003, "/确认", group_id=WORK)  # now the only one
+    assert f"#{n2}" in started.text and "1 个群" in started.text
+    sends = await collect(peer, 2)
+    assert {s.target for s in sends} == {f"group:{RESIDENT[3]}", "private:10003"}
+    p3 = await peer.ask(10003, "/广播 范围 幸福社区/1栋 勤洗手", group_id=WORK)
+    n3 = int(p3.text.split("#", 1)[1].split()[0])
+    cancelled = await peer.ask(10003, "/取消", group_id=WORK)
+    assert f"#{n3}" in cancelled.text
+    async with street.db.read() as s:
+        states = {b.id: b.state for b in (await s.exec(select(Broadcast))).all()}
+    assert states[n1] == states[n3] == "cancelled" and states[n2] != "cancelled"
+    nothing = await peer.ask(10003, "/确认", group_id=WORK)  # none pending: the usage
+    assert nothing.text.startswith("/确认 [编号]")

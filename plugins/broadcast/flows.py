@@ -52,9 +52,32 @@ async def urgent_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
     return await _preview(rt, sender, text, urgent=True)
 
 
-async def confirm_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
+_WORDS = {"confirm": "确认", "cancel": "取消"}
+
+
+async def _the_pending_one(
+    rt: Runtime, sender: Sender, text: str, command: str
+) -> int | Outcome:
+    """The number given, or without one the sender's only pending preview; several
+    are listed (the sender picks), none gets the usage."""
     number = service.parse_number(text)
-    if number is None or rt.outbox is None:
+    if number is not None or text.strip():
+        return number if number is not None else usage(command)
+    async with rt.db.read() as s:
+        pending = await service.pending_previews(s, sender.account)
+    if len(pending) == 1:
+        return pending[0].id  # type: ignore[return-value]
+    if pending:
+        return Outcome([Out("broadcast/pending_list",
+                            {"items": pending, "command": _WORDS[command]})])
+    return usage(command)
+
+
+async def confirm_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
+    number = await _the_pending_one(rt, sender, text, "confirm")
+    if isinstance(number, Outcome):
+        return number
+    if rt.outbox is None:
         return usage("confirm")
     try:
         async with rt.db.write() as s:
@@ -71,8 +94,10 @@ async def confirm_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
 
 
 async def cancel_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
-    number = service.parse_number(text)
-    if number is None or rt.outbox is None:
+    number = await _the_pending_one(rt, sender, text, "cancel")
+    if isinstance(number, Outcome):
+        return number
+    if rt.outbox is None:
         return usage("cancel")
     try:
         async with rt.db.write() as s:

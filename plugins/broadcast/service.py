@@ -160,6 +160,16 @@ async def create_preview(
     )
 
 
+async def pending_previews(session: AsyncSession, actor: str) -> list[Broadcast]:
+    """The actor's own previews still waiting for /确认 or /取消, oldest first."""
+    rows = await session.exec(
+        select(Broadcast)
+        .where(col(Broadcast.created_by) == actor, col(Broadcast.state) == BC_PREVIEW)
+        .order_by(col(Broadcast.id))
+    )
+    return list(rows.all())
+
+
 async def _not_cancelled(
     session: AsyncSession, actor: str, number: int, now: datetime, superuser: bool
 ) -> Broadcast:

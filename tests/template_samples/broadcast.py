@@ -25,3 +25,10 @@ SAMPLES = {
         "show_list": True,
     },
 }
+SAMPLES |= {
+    "broadcast/pending_list": {
+        "items": [SimpleNamespace(id=3, scope_label=H, text=H), SimpleNamespace(id=4,
+                  scope_label=H, text="短")],
+        "command": "确认",
+    },
+}
