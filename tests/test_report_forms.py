@@ -105,3 +105,20 @@ def test_under_a_minute_reads_as_such(street: Runtime) -> None:
     text = street.renderer.render("checkin/remind", minutes_left=0, **ctx)
     assert "还剩不到1分钟" in text and "0分钟" not in text
     assert "还剩1小时5分钟" in street.renderer.render("checkin/remind", minutes_left=65, **ctx)
+
+
+async def test_a_round_opened_twice_does_not_block_the_work_group(
+    peer: OneBotPeer, street: Runtime
+) -> None:
+    """A flaky network sends /排查 发起 twice: reports without #N still go in, to the
+    narrowest round, then the older one; the confirmation names the round."""
+    await peer.ask(ADMIN, "/绑定群 幸福社区 工作群", group_id=WORK)
+    for n in (1, 2):
+        sent = await peer.ask(ADMIN, "/排查 发起 返区人员排查 截止 2天", group_id=WORK)
+        assert f"已发起排查 #{n}" in sent.text
+    sent = await peer.ask(LEADER, "/打卡 已排查18户", group_id=WORK)
+    assert "已记入 #1「返区人员排查」" in sent.text, sent.text
+    sent = await peer.ask(ADMIN, "/排查 发起 1栋复查 截止 1天 范围 幸福社区/1栋", group_id=WORK)
+    assert "已发起排查 #3" in sent.text
+    sent = await peer.ask(LEADER, "/打卡 已排查17户", group_id=WORK)
+    assert "已记入 #3「1栋复查」" in sent.text, sent.text  # the building round is narrower

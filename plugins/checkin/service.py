@@ -245,11 +245,18 @@ class _Candidate:
     unit_no: int
     prev_id: int | None
     prev: Counts | None
+    round_scope: str = "all"  # the round's scope kind: the narrowest round wins
 
     @classmethod
     def of(cls, row) -> _Candidate:
         prev = Counts(*row[12:16]) if row[11] is not None else None
-        return cls(*row[:12], prev)
+        return cls(*row[:12], prev, row[16])
+
+    def narrowness(self) -> tuple[int, datetime, int]:
+        """How a report without #N picks among open rounds: narrowest scope, then
+        nearest deadline, then the older round."""
+        return (_SCOPE_RANK.get(self.round_scope, len(_SCOPE_RANK)), as_utc(self.deadline),
+                self.round_id)
 
     @property
     def label(self) -> str:
@@ -265,6 +272,9 @@ class _Candidate:
                     households=self.households)
 
 
+_SCOPE_RANK = {"unit": 0, "building": 1, "buildings": 2, "grid": 3, "community": 4, "all": 5}
+
+
 def _candidates_stmt(by_round: bool, by_number: bool):
     """Built once per shape: /打卡 is the hot path and SQLAlchemy statement
     construction costs as much as the query itself."""
@@ -274,6 +284,7 @@ def _candidates_stmt(by_round: bool, by_number: bool):
             CheckinRound.title, CheckinRound.state, CheckinRound.deadline,
             Building.number, Unit.number,
             _CUR.id, _CUR.households, _CUR.returned, _CUR.isolated, _CUR.abnormal,
+            CheckinRound.scope_kind,
         )
         .select_from(RU)
         .join(CheckinRound, col(CheckinRound.id) == RU.round_id)
@@ -372,11 +383,10 @@ async def submit_report(
     if not found:
         await _explain_no_candidate(session, report)
     chosen = await _pick_unit(session, who, found, group)
-    if len(chosen) > 1:
-        raise CheckinError(
-            "ambiguous_round", unit=chosen[0].label, rounds=[c.round_id for c in chosen]
-        )
-    cand = chosen[0]
+    # Several open rounds cover the unit (a round opened twice by a flaky network,
+    # a building round inside a community one): the narrowest takes the report and
+    # the confirmation names it, rather than refusing the whole work group.
+    cand = min(chosen, key=_Candidate.narrowness)
     if not await may_report(session, who, cand.unit()):
         raise CheckinError("not_leader", unit=cand.label)
     if report.households > cand.households:
