@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.runtime import Runtime
+from tests.conftest import dump_db
 from tests.onebot import OneBotPeer
 from tests.strategies import FUZZ
 
@@ -122,3 +123,24 @@ async def test_a_round_opened_twice_does_not_block_the_work_group(
     assert "已发起排查 #3" in sent.text
     sent = await peer.ask(LEADER, "/打卡 已排查17户", group_id=WORK)
     assert "已记入 #3「1栋复查」" in sent.text, sent.text  # the building round is narrower
+
+
+async def test_the_open_rounds_are_listed_with_their_coverage(
+    peer: OneBotPeer, street: Runtime
+) -> None:
+    await peer.ask(ADMIN, "/绑定群 幸福社区 工作群", group_id=WORK)
+    sent = await peer.ask(ADMIN, "/排查 列表", group_id=WORK)
+    assert sent.text.startswith("没有进行中的排查")
+    await peer.ask(ADMIN, "/排查 发起 返区人员排查 截止 2天", group_id=WORK)
+    await peer.ask(ADMIN, "/排查 发起 1栋复查 截止 1天 范围 幸福社区/1栋", group_id=WORK)
+    await peer.ask(LEADER, "/打卡 #1 已排查18户", group_id=WORK)
+    before = dump_db(street)
+    sent = await peer.ask(LEADER, "/排查 列表", group_id=WORK)
+    assert sent.text == street.renderer.render("common/refused")  # staff only, as /排查
+    sent = await peer.ask(ADMIN, "/排查 列表", group_id=WORK)
+    lines = sent.text.splitlines()
+    assert lines[0] == "进行中的排查："
+    assert lines[1].startswith("#1「返区人员排查」") and "已报 1/" in lines[1]
+    assert "18/" in lines[1]
+    assert lines[2].startswith("#2「1栋复查」幸福社区/1栋") and "已报 0/2 个单元" in lines[2]
+    assert dump_db(street) == before

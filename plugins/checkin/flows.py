@@ -70,7 +70,18 @@ async def open_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
         return await _open_adhoc(rt, sender, rest)
     if word == "每天":
         return await _open_daily(rt, sender, rest)
+    if not word and rest == "列表":
+        return await _list_open(rt, sender)
     return _usage("checkin_open")
+
+
+async def _list_open(rt: Runtime, sender: Sender) -> Outcome:
+    """``/排查 列表``: the open rounds this chat is about, with their coverage."""
+    async with rt.db.read() as s:
+        group = await group_binding(s, sender.platform, sender.group_id)
+        rounds = await service.open_rounds(s, group)
+        rows = [(rnd, await tally.total(s, rnd.id)) for rnd in rounds]
+    return Outcome([Out("checkin/open_list", {"rows": rows})])
 
 
 async def _resolve(rt: Runtime, group: ChatGroup | None, expr) -> Scope:

@@ -483,6 +483,24 @@ async def _explain_no_candidate(session: AsyncSession, report: Report) -> None:
 # --- finding rounds --------------------------------------------------------------------------
 
 
+def _about(group: ChatGroup | None):
+    """Rounds this chat is about: those with a unit inside the group's scope."""
+    stmt = select(CheckinRound)
+    if group is not None and group.scope_kind != "all":
+        stmt = stmt.where(
+            exists().where(
+                RU.round_id == CheckinRound.id, _ru_within(group.scope_kind, group.scope_id)
+            )
+        )
+    return stmt
+
+
+async def open_rounds(session: AsyncSession, group: ChatGroup | None) -> list[CheckinRound]:
+    """The open rounds this chat is about, oldest first."""
+    stmt = _about(group).where(CheckinRound.state == ROUND_OPEN).order_by(col(CheckinRound.id))
+    return list((await session.exec(stmt)).all())
+
+
 async def find_round(
     session: AsyncSession,
     number: int | None,
@@ -502,18 +520,8 @@ async def find_round(
         if open_only and rnd.state != ROUND_OPEN:
             raise CheckinError("round_closed", round_id=number)
         return rnd
-    stmt = select(CheckinRound)
-    if group is not None and group.scope_kind != "all":
-        stmt = stmt.where(
-            exists().where(
-                RU.round_id == CheckinRound.id, _ru_within(group.scope_kind, group.scope_id)
-            )
-        )
-    rows = (
-        await session.exec(
-            stmt.where(CheckinRound.state == ROUND_OPEN).order_by(col(CheckinRound.id))
-        )
-    ).all()
+    stmt = _about(group)
+    rows = await open_rounds(session, group)
     if len(rows) == 1:
         return rows[0]
     if len(rows) > 1:

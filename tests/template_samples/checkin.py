@@ -42,3 +42,4 @@ SAMPLES = {
     "checkin/report_ok": {"r": _SUBMITTED, "private": True},
     "checkin/note_private": {"r": _SUBMITTED, "reporter": H, "note": H},
 }
+SAMPLES |= {"checkin/open_list": {"rows": [(_RND, _T), (_RND, _T)]}}
