@@ -19,8 +19,9 @@ that decides them.
 
 from __future__ import annotations
 
+import difflib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -125,6 +126,18 @@ def plugin_meta(
         usage=" ".join(f"/{c.name}" for c in declared) if usage is None else usage,
         extra={"commands": declared, **extra},
     )
+
+
+def suggestion(typed: str, names: Iterable[str]) -> str | None:
+    """The declared name closest to a mistyped command (difflib's ratio, at least
+    0.5), comparing as many leading characters as the name has: "大卡已排查18户" and
+    "大卡" both suggest "打卡"."""
+    best, best_score = None, 0.5
+    for name in names:
+        score = difflib.SequenceMatcher(None, typed[: len(name)], name).ratio()
+        if score > best_score or (score == best_score and best is None):
+            best, best_score = name, score
+    return best
 
 
 def declared_commands() -> list[Command]:

@@ -23,10 +23,8 @@ unbound group it stays silent (a resident's typo, another bot's command).
 
 from __future__ import annotations
 
-import difflib
 import logging
 import re
-from collections.abc import Iterable
 
 from nonebot import get_driver, on_message
 from nonebot.adapters import Event
@@ -37,7 +35,7 @@ from nonebot.typing import T_State
 
 from bot import privacy
 from bot.intake import FAILED_TEMPLATE, answer
-from bot.kit import Command, declared_commands, deliver, sender_of
+from bot.kit import Command, declared_commands, deliver, sender_of, suggestion
 from bot.permissions import holds, prime_roles
 from bot.platforms import account_of, group_of, platform_of
 from bot.reply import reply_template
@@ -48,18 +46,6 @@ log = logging.getLogger("gridbot.router")
 
 ROUTER_PRIORITY = 10
 UNKNOWN_TEMPLATE = "common/unknown_command"
-
-
-def suggestion(typed: str, names: Iterable[str]) -> str | None:
-    """The declared name closest to a mistyped command (difflib's ratio, at least
-    0.5), comparing as many leading characters as the name has: "大卡已排查18户" and
-    "大卡" both suggest "打卡"."""
-    best, best_score = None, 0.5
-    for name in names:
-        score = difflib.SequenceMatcher(None, typed[: len(name)], name).ratio()
-        if score > best_score or (score == best_score and best is None):
-            best, best_score = name, score
-    return best
 
 
 def routed_commands() -> dict[tuple[str, ...], Command]:

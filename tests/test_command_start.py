@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.router import suggestion
+from bot.kit import suggestion
 from bot.runtime import Runtime
 from tests.conftest import BOT_ID, dump_db
 from tests.onebot import OneBotPeer
@@ -80,3 +80,33 @@ def test_suggestion_compares_the_leading_characters() -> None:
     assert suggestion("进渡", names) == "进度"
     assert suggestion("啊哈哈", names) is None
     assert suggestion("", names) is None
+
+
+HELP = [
+    # asked, the reply starts with
+    ("/帮助 打卡", "/打卡 [#N] [单元]"),
+    ("/帮助 /打卡", "/打卡 [#N] [单元]"),
+    ("/帮助 ／排查", "/排查 发起"),
+    ("/帮助 大卡", "没有“/大卡”这个命令，是不是 /打卡？发送 /帮助 查看全部"),
+]
+
+
+@pytest.mark.parametrize(("asked", "starts"), HELP)
+async def test_help_for_one_command(
+    peer: OneBotPeer, street: Runtime, asked: str, starts: str
+) -> None:
+    sent = await peer.ask(LEADER, asked)
+    assert sent.text.startswith(starts), sent.text
+    if "没有" not in starts:
+        assert sent.text.count("例") >= 1  # its examples come along
+
+
+async def test_help_lists_commands_under_their_headings(
+    peer: OneBotPeer, street: Runtime
+) -> None:
+    sent = await peer.ask(ADMIN, "/帮助")
+    lines = sent.text.splitlines()
+    assert lines[0] == "您可以使用的命令：" and lines[1] == "【基础】"
+    headings = [line for line in lines if line.startswith("【")]
+    assert {"【基础】", "【排查打卡】", "【宣传】", "【花名册】"} <= set(headings)
+    assert len(headings) == len(set(headings))  # each heading once

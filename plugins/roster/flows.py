@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.kit import Out, Outcome, Sender, declared_commands, refusal, usage
+from bot.kit import Out, Outcome, Sender, declared_commands, refusal, suggestion, usage
 from bot.runtime import Runtime
 from ground.grammar import parse_scope, parse_unit, parse_when
+from messages.mask import scrub
 from plugins._common.lookups import origin_base as group_base
 from plugins.roster import service
 from plugins.roster.service import RosterError
@@ -28,13 +29,27 @@ def _reply(template: str, **context) -> Outcome:
 
 
 async def help_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
-    lines = [
-        {"name": spec.name, "line": rt.renderer.render(f"usage/{spec.usage}").splitlines()[0]}
-        # Everyone's basics first, then each capability's commands.
-        for spec in sorted(declared_commands(), key=lambda c: c.group != "基础")
-        if await sender.allowed(spec.permission)
-    ]
-    return _reply("roster/help", commands=lines)
+    asked = text.strip().lstrip("/／").split(maxsplit=1)
+    if asked:
+        return _help_for(asked[0])
+    groups: dict[str, list[dict]] = {}
+    # Everyone's basics first, then each capability's commands, under their headings.
+    for spec in sorted(declared_commands(), key=lambda c: c.group != "基础"):
+        if await sender.allowed(spec.permission):
+            line = rt.renderer.render(f"usage/{spec.usage}").splitlines()[0]
+            groups.setdefault(spec.group, []).append({"name": spec.name, "line": line})
+    return _reply("roster/help", groups=list(groups.items()))
+
+
+def _help_for(name: str) -> Outcome:
+    """``/帮助 打卡``: that command's whole usage, with its examples."""
+    commands = declared_commands()
+    for spec in commands:
+        if name in (spec.name, *spec.aliases):
+            return usage(spec.usage)
+    names = [n for spec in commands for n in (spec.name, *spec.aliases)]
+    return _reply("common/unknown_command", typed=scrub(name[:12]),
+                  guess=suggestion(name, names))
 
 
 async def info_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:

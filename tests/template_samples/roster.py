@@ -6,7 +6,7 @@ from tests.template_samples import HOSTILE as H
 from tests.template_samples import NOW
 
 SAMPLES = {
-    "roster/help": {"commands": [{"name": H, "line": H}]},
+    "roster/help": {"groups": [(H, [{"name": H, "line": H}]), ("", [{"name": H, "line": H}])]},
     "roster/myinfo": {
         "info": SimpleNamespace(
             account=H, name=H, roles=[(H, H, NOW), (H, H, None)], teams=[H], accounts=[H]
