@@ -144,3 +144,75 @@ async def test_the_open_rounds_are_listed_with_their_coverage(
     assert "18/" in lines[1]
     assert lines[2].startswith("#2「1栋复查」幸福社区/1栋") and "已报 0/2 个单元" in lines[2]
     assert dump_db(street) == before
+
+
+async def _current(rt: Runtime) -> list[tuple[int, int, bool]]:
+    from sqlmodel import select
+
+    from storage.models import CheckinReport
+
+    async with rt.db.read() as s:
+        rows = (await s.exec(select(CheckinReport).order_by(CheckinReport.id))).all()
+    return [(r.unit_id, r.households, r.is_current) for r in rows]
+
+
+async def test_a_leader_takes_back_their_own_report(peer: OneBotPeer, street: Runtime) -> None:
+    from sqlmodel import select
+
+    from storage.models import AuditLog
+
+    await peer.ask(ADMIN, "/绑定群 幸福社区 工作群", group_id=WORK)
+    await peer.ask(ADMIN, "/排查 发起 返区人员排查 截止 2天", group_id=WORK)
+    before = dump_db(street)
+    sent = await peer.ask(LEADER, "/打卡 撤销", group_id=WORK)
+    assert sent.text.startswith("进行中的排查里没有您的报告可以撤销")
+    assert dump_db(street) == before
+    await peer.ask(LEADER, "/打卡 已排查18户", group_id=WORK)
+    await peer.ask(LEADER, "/打卡 已排查16户", group_id=WORK)  # an amendment
+    sent = await peer.ask(LEADER, "/打卡 撤销", group_id=WORK)
+    assert "已撤销 1栋1单元 在 #1「返区人员排查」的报告（已排查16户" in sent.text
+    assert "恢复为上一次的报告：已排查18户" in sent.text
+    assert [(h, c) for _, h, c in await _current(street)] == [(18, True), (16, False)]
+    sent = await peer.ask(LEADER, "/打卡 撤回 #1 1栋1单元", group_id=WORK)
+    assert "该单元现为未报" in sent.text
+    assert [c for _, _, c in await _current(street)] == [False, False]  # history kept
+    async with street.db.read() as s:
+        actions = (await s.exec(select(AuditLog.action))).all()
+    assert actions.count("checkin_withdraw") == 2
+
+
+async def test_a_building_leader_names_which_report(peer: OneBotPeer, street: Runtime) -> None:
+    building_leader = 20001  # 楼长 of 幸福社区 1栋: 1单元 and 2单元
+    await peer.ask(ADMIN, "/绑定群 幸福社区 工作群", group_id=WORK)
+    await peer.ask(ADMIN, "/排查 发起 返区人员排查 截止 2天", group_id=WORK)
+    await peer.ask(building_leader, "/打卡 1栋1单元 已排查18户", group_id=WORK)
+    await peer.ask(building_leader, "/打卡 1栋2单元 已排查17户", group_id=WORK)
+    before = dump_db(street)
+    sent = await peer.ask(building_leader, "/打卡 撤销", group_id=WORK)
+    assert "请写明撤销哪一条" in sent.text and "1栋1单元" in sent.text and "1栋2单元" in sent.text
+    assert dump_db(street) == before
+    sent = await peer.ask(building_leader, "/打卡 撤销 1栋2单元 #1", group_id=WORK)
+    assert "已撤销 1栋2单元" in sent.text
+    assert [(h, c) for _, h, c in await _current(street)] == [(18, True), (17, False)]
+    sent = await peer.ask(building_leader, "/打卡 撤销 已排查3户", group_id=WORK)
+    assert "/打卡 [#N] [单元]" in sent.text  # not a withdrawal form: the usage
+
+
+async def test_my_reports_and_my_units_still_unreported(
+    peer: OneBotPeer, street: Runtime
+) -> None:
+    building_leader = 20001  # 楼长 of 幸福社区 1栋: 1单元 and 2单元
+    await peer.ask(ADMIN, "/绑定群 幸福社区 工作群", group_id=WORK)
+    sent = await peer.ask(building_leader, "/我的打卡")
+    assert sent.text.startswith("进行中的排查里没有您的报告")
+    await peer.ask(ADMIN, "/排查 发起 返区人员排查 截止 2天", group_id=WORK)
+    await peer.ask(building_leader, "/打卡 1栋2单元 已排查17户 返区1", group_id=WORK)
+    before = dump_db(street)
+    sent = await peer.ask(building_leader, "/我的打卡")
+    lines = sent.text.splitlines()
+    assert lines[0].startswith("#1「返区人员排查」")
+    assert lines[1] == "1栋2单元：已排查17户，返区1，隔离0，异常0"
+    assert lines[2] == "未报：1栋1单元"
+    assert dump_db(street) == before
+    sent = await peer.ask(building_leader, "/我的打卡 全部")
+    assert sent.text.startswith("/我的打卡 ——")  # no arguments: the usage

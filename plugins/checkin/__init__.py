@@ -11,6 +11,7 @@ __plugin_meta__ = plugin_meta(
     "checkin", "Screening rounds: open, report, progress, chase laggards, export, close.",
     Command("排查", STAFF_PERM, "checkin_open", flow=flows.open_cmd),
     Command("打卡", LEADER_PERM, "checkin_report", flow=flows.report_cmd),
+    Command("我的打卡", LEADER_PERM, "checkin_mine", flow=flows.mine_cmd),
     Command("进度", LEADER_PERM, "checkin_progress", flow=flows.progress_cmd),
     Command("未报", STAFF_PERM, "checkin_missing", flow=flows.missing_cmd),
     Command("催报", STAFF_PERM, "checkin_chase", flow=flows.chase_cmd),

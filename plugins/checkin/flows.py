@@ -22,7 +22,7 @@ from ground.grammar import parse_when
 from messages.mask import scrub
 from plugins._common.lookups import origin_group as _binding
 from plugins.checkin import export, notify, service, syntax, tally
-from plugins.checkin.report import ParseError, parse_report
+from plugins.checkin.report import ParseError, Withdraw, parse_report, parse_withdraw
 from plugins.checkin.service import CheckinError
 from storage.models import ChatGroup, CheckinRound
 from storage.repo import (
@@ -144,6 +144,9 @@ async def _open_daily(rt: Runtime, sender: Sender, rest: str) -> Outcome:
 
 
 async def report_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
+    withdrawal = parse_withdraw(text)
+    if withdrawal is not None:
+        return await _withdraw(rt, sender, withdrawal)
     parsed = parse_report(text)
     if isinstance(parsed, ParseError):
         return _usage("checkin_report", code=parsed.code)
@@ -176,6 +179,32 @@ async def report_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
     return Outcome([Out(
         "checkin/report_ok", {"r": result, "private": sender.group_id is None}, mentions
     )])
+
+
+async def mine_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
+    """``/我的打卡``: the sender's reports in open rounds and their units still unreported."""
+    if text.strip():
+        return _usage("checkin_mine")
+    known = await rt.db.directory.current()
+    who = known.standing(sender.account, rt.now(), sender.superuser)
+    async with rt.db.read() as s:
+        rounds = await service.my_reports(s, who)
+    return Outcome([Out("checkin/mine", {"rounds": rounds})])
+
+
+async def _withdraw(rt: Runtime, sender: Sender, ask: Withdraw | ParseError) -> Outcome:
+    """``/打卡 撤销 [#N] [单元]``: the sender's own report taken back, history kept."""
+    if isinstance(ask, ParseError):
+        return _usage("checkin_report", code=ask.code)
+    now = rt.now()
+    known = await rt.db.directory.current()
+    who = known.standing(sender.account, now, sender.superuser)
+    try:
+        async with rt.db.write() as s:
+            done = await service.withdraw(s, who=who, ask=ask, now=now)
+    except CheckinError as err:
+        return _error(err)
+    return Outcome([Out("checkin/withdrawn", {"w": done})])
 
 
 async def _note_to_staff(rt: Runtime, s, result, reporter: str) -> None:

@@ -146,6 +146,48 @@ def _next_field(s: str, pos: int) -> tuple[str, _FieldValue, int] | ParseError:
     return ParseError("unknown_text")
 
 
+@dataclass(frozen=True)
+class Withdraw:
+    """``/打卡 撤销 [#N] [<单元>]``: which of the sender's own reports to take back."""
+
+    round_no: int | None = None
+    unit: UnitRef | None = None
+
+
+WITHDRAW_WORDS = ("撤销", "撤回", "撤消")
+
+
+def parse_withdraw(text: str) -> Withdraw | ParseError | None:
+    """None when ``text`` is not a withdrawal; else the round and unit it names
+    (each optional, in any order, nothing else)."""
+    fields_text = normalize(strip_zero_width(text))
+    word = next((w for w in WITHDRAW_WORDS if fields_text.startswith(w)), None)
+    if word is None:
+        return None
+    fields: dict[str, _FieldValue] = {}
+    pos = len(word)
+    while True:
+        separator = _FIELD_SEPARATOR_RE.match(fields_text, pos)
+        if separator:
+            pos = separator.end()
+        if pos >= len(fields_text):
+            break
+        found = _next_field(fields_text, pos)
+        if isinstance(found, ParseError):
+            return found
+        name, value, pos = found
+        if name not in ("round_no", "unit"):
+            return ParseError("unknown_text")
+        if name in fields:
+            return ParseError("duplicate_field")
+        fields[name] = value
+    unit, round_no = fields.get("unit"), fields.get("round_no")
+    return Withdraw(
+        round_no=round_no if isinstance(round_no, int) else None,
+        unit=unit if isinstance(unit, UnitRef) else None,
+    )
+
+
 def parse_report(text: str) -> Report | ParseError:
     """Parse the arguments of ``/打卡``.
 

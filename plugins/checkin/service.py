@@ -21,7 +21,7 @@ from bot.delivery import MAX_MENTIONS_PER_MESSAGE, batch_by_mentions
 from bot.platforms import Mention, mentions_of
 from bot.scheduler import add_item, cancel_items
 from ground.timeutil import SHANGHAI, as_utc
-from plugins.checkin.report import Report
+from plugins.checkin.report import Report, Withdraw
 from storage.models import (
     Account,
     Building,
@@ -427,6 +427,110 @@ async def submit_report(
         community = await session.get(Community, cand.community_id)
         result.community = community.name if community else ""
     return result
+
+
+@dataclass
+class MyRound:
+    round_id: int
+    title: str
+    deadline: datetime
+    reports: list[tuple[str, Counts]]  # (unit label, figures) the sender reported
+    missing: list[str]  # units the sender leads that are still unreported
+
+
+async def my_reports(session: AsyncSession, who: Standing) -> list[MyRound]:
+    """``/我的打卡``: per open round, the sender's current reports and the units they
+    lead (unit and building grants) still unreported."""
+    rounds = (await session.exec(
+        select(CheckinRound).where(col(CheckinRound.state) == ROUND_OPEN)
+        .order_by(col(CheckinRound.id))
+    )).all()
+    led = await _led_units(session, who)
+    out: list[MyRound] = []
+    for rnd in rounds:
+        rows = (await session.exec(
+            select(RU.unit_id, Building.number, Unit.number, _CUR.reporter, _CUR.households,
+                   _CUR.returned, _CUR.isolated, _CUR.abnormal)
+            .join(Unit, col(Unit.id) == RU.unit_id)
+            .join(Building, col(Building.id) == Unit.building_id)
+            .outerjoin(_CUR, and_(_CUR.round_id == RU.round_id, _CUR.unit_id == RU.unit_id,
+                                  _CUR.is_current == true()))
+            .where(col(RU.round_id) == rnd.id)
+            .order_by(Building.number, Unit.number)
+        )).all()
+        mine = MyRound(rnd.id, rnd.title, rnd.deadline, [], [])
+        for unit_id, b, u, reporter, *figures in rows:
+            label = f"{b}栋{u}单元"
+            if reporter == who.account:
+                mine.reports.append((label, Counts(*figures)))
+            elif reporter is None and unit_id in led:
+                mine.missing.append(label)
+        if mine.reports or mine.missing:
+            out.append(mine)
+    return out
+
+
+@dataclass
+class Withdrawn:
+    round_id: int
+    round_title: str
+    unit_label: str
+    counts: Counts
+    restored: Counts | None  # the report before it, current again; None: unreported now
+
+
+async def withdraw(
+    session: AsyncSession, *, who: Standing, ask: Withdraw, now: datetime
+) -> Withdrawn:
+    """Take back the sender's own current report in an open round (the latest one,
+    or the one ``ask`` names). The row stays as history; the report it had replaced,
+    if any, is current again. Audited."""
+    stmt = (
+        select(CheckinReport, CheckinRound.title, Building.number, Unit.number)
+        .join(CheckinRound, col(CheckinRound.id) == CheckinReport.round_id)
+        .join(Unit, col(Unit.id) == CheckinReport.unit_id)
+        .join(Building, col(Building.id) == Unit.building_id)
+        .where(
+            col(CheckinReport.reporter) == who.account, col(CheckinReport.is_current) == true(),
+            col(CheckinRound.state) == ROUND_OPEN,
+        )
+        .order_by(col(CheckinReport.reported_at).desc(), col(CheckinReport.id).desc())
+    )
+    if ask.round_no is not None:
+        stmt = stmt.where(col(CheckinReport.round_id) == ask.round_no)
+    if ask.unit is not None:
+        stmt = stmt.where(
+            col(Building.number) == ask.unit.building, col(Unit.number) == ask.unit.unit
+        )
+    rows = (await session.exec(stmt)).all()
+    if not rows:
+        raise CheckinError("nothing_to_withdraw")
+    if len(rows) > 1 and (ask.round_no is None or ask.unit is None):
+        raise CheckinError("which_to_withdraw", choices=[
+            (r.round_id, f"{b}栋{u}单元") for r, _, b, u in rows
+        ])
+    report, title, building_no, unit_no = rows[0]
+    report.is_current = False
+    await session.flush()  # the partial unique index: one current row per round and unit
+    before = (await session.exec(
+        select(CheckinReport)
+        .where(
+            col(CheckinReport.round_id) == report.round_id,
+            col(CheckinReport.unit_id) == report.unit_id, col(CheckinReport.id) < report.id,
+        )
+        .order_by(col(CheckinReport.id).desc())
+        .limit(1)
+    )).first()
+    if before is not None:
+        before.is_current = True
+    await audit(session, who.account, "checkin_withdraw",
+                f"round={report.round_id} unit={report.unit_id} report={report.id}", at=now)
+    counts = Counts(report.households, report.returned, report.isolated, report.abnormal)
+    restored = (
+        Counts(before.households, before.returned, before.isolated, before.abnormal)
+        if before is not None else None
+    )
+    return Withdrawn(report.round_id, title, f"{building_no}栋{unit_no}单元", counts, restored)
 
 
 async def _pick_unit(

@@ -43,3 +43,7 @@ SAMPLES = {
     "checkin/note_private": {"r": _SUBMITTED, "reporter": H, "note": H},
 }
 SAMPLES |= {"checkin/open_list": {"rows": [(_RND, _T), (_RND, _T)]}}
+SAMPLES |= {"checkin/withdrawn": {"w": NS(round_id=3, round_title=H, unit_label=H,
+                                         counts=_COUNTS, restored=_COUNTS)}}
+SAMPLES |= {"checkin/mine": {"rounds": [NS(round_id=3, title=H, deadline=NOW,
+                                           reports=[(H, _COUNTS)], missing=[H, H])]}}
