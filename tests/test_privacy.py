@@ -113,7 +113,7 @@ STAFF_ONLY = {
     "policy/error", "policy/full", "policy/list", "policy/published", "policy/remind",
     "policy/show", "policy/status", "policy/studied",
     "broadcast/ack_chased", "broadcast/cancelled", "broadcast/error", "broadcast/preview",
-    "broadcast/report", "broadcast/started",
+    "broadcast/report", "broadcast/started", "broadcast/pending_list",
 }
 # Plugins that mention resident groups without pushing anything to them.
 BINDS_ONLY = {"roster"}  # /绑定群 creates them
