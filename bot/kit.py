@@ -100,6 +100,10 @@ class Command:
     # Personal data: typed in a group, anyone gets a pointer to the private chat
     # (``common/private_only``) before any permission check, parse or write.
     private_only: bool = False
+    # Taken without its slash (in private chats and work or team groups) when this
+    # accepts what follows the name: ``打卡 3栋2单元 18户``. Chatter that merely starts
+    # with the word does not parse and is left alone.
+    bare: Callable[[str], bool] | None = None
 
 
 class CommandError(ValueError):

@@ -27,7 +27,7 @@ import logging
 import re
 
 from nonebot import get_driver, on_message
-from nonebot.adapters import Event
+from nonebot.adapters import Bot, Event
 from nonebot.consts import CMD_ARG_KEY, CMD_KEY, PREFIX_KEY
 from nonebot.matcher import Matcher, current_bot, current_event
 from nonebot.rule import TRIE_VALUE, Rule, TrieRule
@@ -80,65 +80,91 @@ def install() -> type[Matcher]:
         # One parameter: NoneBot solves each in a task of its own, for every message.
         bot, event = current_bot.get(), current_event.get()
         prefix = state[PREFIX_KEY]
-        name = prefix[CMD_KEY][0]
-        command = table[prefix[CMD_KEY]]
-        rt = current_runtime()
-        gid = group_of(bot, event)
-        if gid is not None:
-            # Where it was typed decides first (bot.privacy), then private-only, then
-            # rights. The group and the sender's roles come from the directory.
-            try:
-                group, account = None, account_of(bot, event)
-                known = await rt.db.directory.current()
-                group = known.binding(platform_of(bot), gid)
-                if account is not None and account not in rt.settings.superusers:
-                    prime_roles(event, account, known.roles(account, rt.now()))
-            except Exception:
-                log.exception("router: cannot read the directory")
-                await answer(bot, event, FAILED_TEMPLATE, command=name)
-                return
-            refused = privacy.refusal(name, group)
-            if refused is None and command.private_only:
-                refused = "common/private_only"
-            if refused is not None:
-                await reply_template(bot, event, refused)
-                return
-        if not await holds(command.permission, bot, event):
-            await reply_template(bot, event, "common/refused")
-            return
         arg = prefix.get(CMD_ARG_KEY)
-        text = arg.extract_plain_text() if arg is not None else ""
-        assert command.flow is not None
-        outcome = await command.flow(rt, sender_of(bot, event, rt), text)
-        await deliver(bot, event, rt, outcome)
+        await run(bot, event, table[prefix[CMD_KEY]], prefix[CMD_KEY][0],
+                  arg.extract_plain_text() if arg is not None else "")
 
     names = sorted(key[0] for key in table)
 
-    async def is_unknown(event: Event, state: T_State) -> bool:
-        return (
-            event.get_type() == "message" and not await is_routed(state)
-            and typed_command(event.get_plaintext()) is not None
-        )
+    # Longest names first: 我的打卡 before 打卡.
+    by_length = dict(sorted(table.items(), key=lambda kv: -len(kv[0][0])))
 
-    unknown = on_message(rule=Rule(is_unknown), priority=ROUTER_PRIORITY + 1, block=True)
+    async def is_fallback(event: Event, state: T_State) -> bool:
+        if event.get_type() != "message" or await is_routed(state):
+            return False
+        text = event.get_plaintext()
+        return typed_command(text) is not None or bare_command(text, by_length) is not None
 
-    @unknown.handle()
-    async def _unknown() -> None:
+    fallback = on_message(rule=Rule(is_fallback), priority=ROUTER_PRIORITY + 1, block=True)
+
+    @fallback.handle()
+    async def _fallback() -> None:
         bot, event = current_bot.get(), current_event.get()
-        typed = typed_command(event.get_plaintext())
+        text = event.get_plaintext()
         gid = group_of(bot, event)
-        if typed is None:
-            return
         if gid is not None:
+            # Only in work and team groups: a resident's message, or another bot's
+            # command in an unbound group, is not ours to answer.
             group = (await current_runtime().db.directory.current()).binding(
                 platform_of(bot), gid)
             if group is None or group.kind == "resident":
                 return
-        # The typed word is echoed masked: a phone number typed after "/" stays private.
-        await answer(bot, event, UNKNOWN_TEMPLATE, typed=scrub(typed),
-                     guess=suggestion(typed, names))
+        bare = bare_command(text, by_length)
+        if bare is not None:
+            await run(bot, event, *bare)
+            return
+        typed = typed_command(text)
+        if typed is not None:
+            # The typed word is echoed masked: a phone number typed after "/" stays private.
+            await answer(bot, event, UNKNOWN_TEMPLATE, typed=scrub(typed),
+                         guess=suggestion(typed, names))
 
     return router
+
+
+async def run(bot: Bot, event: Event, command: Command, name: str, text: str) -> None:
+    """One command, typed as ``name``: where it may run, then rights, then its flow."""
+    rt = current_runtime()
+    gid = group_of(bot, event)
+    if gid is not None:
+        # Where it was typed decides first (bot.privacy), then private-only, then
+        # rights. The group and the sender's roles come from the directory.
+        try:
+            group, account = None, account_of(bot, event)
+            known = await rt.db.directory.current()
+            group = known.binding(platform_of(bot), gid)
+            if account is not None and account not in rt.settings.superusers:
+                prime_roles(event, account, known.roles(account, rt.now()))
+        except Exception:
+            log.exception("router: cannot read the directory")
+            await answer(bot, event, FAILED_TEMPLATE, command=name)
+            return
+        refused = privacy.refusal(name, group)
+        if refused is None and command.private_only:
+            refused = "common/private_only"
+        if refused is not None:
+            await reply_template(bot, event, refused)
+            return
+    if not await holds(command.permission, bot, event):
+        await reply_template(bot, event, "common/refused")
+        return
+    assert command.flow is not None
+    outcome = await command.flow(rt, sender_of(bot, event, rt), text)
+    await deliver(bot, event, rt, outcome)
+
+
+def bare_command(
+    text: str, table: dict[tuple[str, ...], Command]
+) -> tuple[Command, str, str] | None:
+    """A command typed without its slash (``打卡 3栋2单元 18户``, ``进度``): the command,
+    its name and the rest, when the command declares that it takes the rest so."""
+    t = text.strip()
+    for (name,), command in table.items():
+        if command.bare is not None and t.startswith(name):
+            rest = t[len(name):]
+            if command.bare(rest):
+                return command, name, rest
+    return None
 
 
 def typed_command(text: str) -> str | None:

@@ -5,11 +5,14 @@ one-line answer with the likely command instead of silence (and changes nothing)
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.kit import suggestion
 from bot.runtime import Runtime
 from tests.conftest import BOT_ID, dump_db
 from tests.onebot import OneBotPeer
+from tests.strategies import FUZZ
 
 ADMIN = 10001
 LEADER = 30011  # 单元长 of 幸福社区 1栋1单元
@@ -110,3 +113,54 @@ async def test_help_lists_commands_under_their_headings(
     headings = [line for line in lines if line.startswith("【")]
     assert {"【基础】", "【排查打卡】", "【宣传】", "【花名册】"} <= set(headings)
     assert len(headings) == len(set(headings))  # each heading once
+
+
+BARE = [
+    # typed without the slash, where, the answer starts with (None: silence)
+    ("打卡 1栋1单元 已排查18户", WORK, "1栋1单元：已排查18户"),
+    ("打卡 排查了十六户", WORK, "1栋1单元：已排查16户"),
+    ("进度", WORK, None),  # answered: checked below by its marker
+    ("帮助", None, "您可以使用的命令："),
+    ("我的打卡", None, "#1「返区人员排查」"),
+    ("打卡的事明天再说", WORK, None),
+    ("进度怎么样了", WORK, None),
+    ("帮助一下大家", WORK, None),
+    ("打卡 已排查18户", RESIDENTS, None),
+    ("打卡 已排查18户", UNBOUND, None),
+]
+
+
+@pytest.mark.parametrize(("typed", "where", "starts"), BARE)
+async def test_a_command_word_without_the_slash(
+    peer: OneBotPeer, street: Runtime, typed: str, where: int | None, starts: str | None
+) -> None:
+    await bound(peer)
+    if typed == "进度":
+        sent = await peer.ask(LEADER, typed, group_id=where)
+        assert "#1" in sent.text and "返区人员排查" in sent.text
+        return
+    before = dump_db(street)
+    if starts is None:
+        await peer.group_message(LEADER, where, typed)
+        await peer.no_action()
+        assert dump_db(street) == before
+    else:
+        sent = await peer.ask(LEADER, typed, group_id=where)
+        assert sent.text.startswith(starts), sent.text
+
+
+CHAT = (
+    "的了是我你他们好吗明天再说这个事情怎么样知道谢谢大家注意安全请问什么时候完成没有问题"
+    "收到辛苦，。！？ "
+)
+
+
+@FUZZ
+@given(word=st.sampled_from(("打卡", "进度", "帮助", "未报", "我的打卡")),
+       rest=st.text(alphabet=CHAT, min_size=1, max_size=24).filter(str.strip))
+def test_chatter_starting_with_a_command_word_is_left_alone(word: str, rest: str) -> None:
+    """Ordinary sentences (no counts, no round numbers) are never taken as commands, so
+    they are never answered, with an error or otherwise, and never record anything."""
+    from bot.router import bare_command, routed_commands
+
+    assert bare_command(word + rest, routed_commands()) is None

@@ -22,7 +22,7 @@ from ground.grammar import parse_when
 from messages.mask import scrub
 from plugins._common.lookups import origin_group as _binding
 from plugins.checkin import export, notify, service, syntax, tally
-from plugins.checkin.report import ParseError, Withdraw, parse_report, parse_withdraw
+from plugins.checkin.report import ParseError, Report, Withdraw, parse_report, parse_withdraw
 from plugins.checkin.service import CheckinError
 from storage.models import ChatGroup, CheckinRound
 from storage.repo import (
@@ -179,6 +179,20 @@ async def report_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
     return Outcome([Out(
         "checkin/report_ok", {"r": result, "private": sender.group_id is None}, mentions
     )])
+
+
+def takes_report(rest: str) -> bool:
+    """``打卡 …`` without the slash: only a check-in or a withdrawal that parses."""
+    return isinstance(parse_report(rest), Report) or isinstance(parse_withdraw(rest), Withdraw)
+
+
+def takes_round_ref(rest: str) -> bool:
+    """``进度``, ``未报 #2`` without the slash: nothing after, or a round number."""
+    return syntax.parse_round_ref(rest, allow_daily_report=True) is not None
+
+
+def takes_nothing(rest: str) -> bool:
+    return not rest.strip()
 
 
 async def mine_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
