@@ -468,9 +468,22 @@ _TIME = (
     rf"|(?P<h2>{_NUM})[点时](?:(?P<half>半)|整|\s?(?P<mi2>{_NUM})\s?分?)?"
 )
 _DATE_RE = re.compile(_DATE)
+# Parts of the day as people say them before a time: afternoon and evening words move
+# 1..11 o'clock past noon (下午6点 = 18:00, 晚上12点 = 24:00), morning words leave it.
+_PM_WORDS = ("下午", "傍晚", "晚上", "夜里", "中午")
+_AM_WORDS = ("上午", "早上", "早晨", "凌晨")
+# Words that are a day and a part of it at once.
+_DAY_AND_PART = MappingProxyType({
+    "今晚": "今天晚上", "今早": "今天早上", "明早": "明天早上", "明晚": "明天晚上",
+})
+_DAY_AND_PART_RE = re.compile("|".join(sorted(_DAY_AND_PART, key=len, reverse=True)))
+_BEFORE_RE = re.compile(r"\s?(?:之前|以前|前)$")  # "6点前": a deadline is "by" anyway
 # A date ending in a numeral needs a space before the time (`11-30 18:00`), otherwise the
 # boundary between day and hour would be a guess; after 日/号/天 no space is needed.
-_WHEN_RE = re.compile(rf"(?:(?P<date>{_DATE})(?:\s|(?<!{_NUMERAL_CLASS})))?(?:{_TIME})")
+_WHEN_RE = re.compile(
+    rf"(?:(?P<date>{_DATE})(?:\s|(?<!{_NUMERAL_CLASS})))?"
+    rf"(?P<part>{'|'.join(_PM_WORDS + _AM_WORDS)})?\s?(?:{_TIME})"
+)
 _HOUR_WORD = "(?:小时|钟头)"
 _DURATION_RE = re.compile(
     rf"(?:(?P<days>{_NUM})\s?天)?\s?"
@@ -597,6 +610,9 @@ def parse_when(text: str, now: datetime) -> datetime | None:
       A date ending in a digit needs a space before the time.
     * ``24:00`` / ``24点`` means 00:00 of the next day (``今天24:00`` = tomorrow 00:00).
     * a duration of :func:`parse_duration`, optionally followed by 后/以后/之后: ``now`` plus it.
+    * a part of the day before the time: ``下午6点`` (18:00), ``晚上8点``, ``上午9点``, with or
+      without a date (``明天下午3点``); ``今晚8点``, ``明早9点``, ``明晚``, ``今早`` carry the
+      day too. ``6点前`` is ``6点``.
 
     A date alone (``明天``, ``11-30``) is ambiguous and gives None; so do impossible times
     (``25:00``, ``18:61``, ``13-01 8:00``).
@@ -605,11 +621,16 @@ def parse_when(text: str, now: datetime) -> datetime | None:
     if not s:
         return None
     now_sh = _to_shanghai(now)
-    m = _WHEN_RE.fullmatch(s)
+    spoken = _BEFORE_RE.sub("", _DAY_AND_PART_RE.sub(lambda d: _DAY_AND_PART[d.group(0)], s))
+    m = _WHEN_RE.fullmatch(spoken)
     if m:
         hour_minute = _time_from_match(m)
         if hour_minute is None:
             return None
+        if (m["part"] in _PM_WORDS and 1 <= hour_minute[0] <= 11) or (
+            m["part"] in ("晚上", "夜里") and hour_minute == (12, 0)
+        ):
+            hour_minute = (hour_minute[0] + 12, hour_minute[1])
         if m["date"] is not None:
             day = _date_from_match(m, now_sh.date())
             return None if day is None else _at(day, *hour_minute)

@@ -216,3 +216,44 @@ async def test_my_reports_and_my_units_still_unreported(
     assert dump_db(street) == before
     sent = await peer.ask(building_leader, "/我的打卡 全部")
     assert sent.text.startswith("/我的打卡 ——")  # no arguments: the usage
+
+
+WHEN = [
+    # typed, at 2026-11-30 10:00 (Shanghai): expected
+    ("下午6点", "2026-11-30 18:00"),
+    ("下午 6点半", "2026-11-30 18:30"),
+    ("晚上8点", "2026-11-30 20:00"),
+    ("今晚8点", "2026-11-30 20:00"),
+    ("明早9点", "2026-12-01 09:00"),
+    ("明晚7点", "2026-12-01 19:00"),
+    ("明天下午3点半", "2026-12-01 15:30"),
+    ("后天18:00", "2026-12-02 18:00"),
+    ("中午12点", "2026-11-30 12:00"),
+    ("18点前", "2026-11-30 18:00"),
+    ("上午9点", "2026-12-01 09:00"),  # already past today: tomorrow, as 9点 alone
+]
+
+
+@pytest.mark.parametrize(("typed", "expected"), WHEN)
+def test_times_as_people_say_them(typed: str, expected: str) -> None:
+    from ground.grammar import parse_when
+    from tests.helpers import TEST_EPOCH
+
+    assert parse_when(typed, TEST_EPOCH).strftime("%Y-%m-%d %H:%M") == expected
+
+
+@FUZZ
+@given(part=st.sampled_from(("下午", "傍晚", "晚上")), hour=st.integers(1, 11),
+       half=st.booleans())
+def test_an_afternoon_hour_is_past_noon(part: str, hour: int, half: bool) -> None:
+    from ground.grammar import parse_when
+    from tests.helpers import TEST_EPOCH
+
+    at = parse_when(f"{part}{hour}点{'半' if half else ''}", TEST_EPOCH)
+    assert at is not None and (at.hour, at.minute) == (hour + 12, 30 if half else 0)
+
+
+async def test_a_round_with_an_afternoon_deadline(peer: OneBotPeer, street: Runtime) -> None:
+    await peer.ask(ADMIN, "/绑定群 幸福社区 工作群", group_id=WORK)
+    sent = await peer.ask(ADMIN, "/排查 发起 今日返区人员排查 截止 下午6点", group_id=WORK)
+    assert "已发起排查 #1" in sent.text and "18:00" in sent.text, sent.text
