@@ -118,6 +118,11 @@ class CommandError(ValueError):
         self.context = context
 
 
+def no_arguments(rest: str) -> bool:
+    """A ``Command.bare`` for commands taken without the slash only when typed alone."""
+    return not rest.strip()
+
+
 def plugin_meta(
     name: str, description: str, *commands: Command, group: str = "",
     usage: str | None = None, **extra: Any,

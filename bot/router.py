@@ -46,6 +46,7 @@ log = logging.getLogger("gridbot.router")
 
 ROUTER_PRIORITY = 10
 UNKNOWN_TEMPLATE = "common/unknown_command"
+FALLBACK_KEY = "_gridbot_fallback"
 
 
 def routed_commands() -> dict[tuple[str, ...], Command]:
@@ -86,21 +87,23 @@ def install() -> type[Matcher]:
 
     names = sorted(key[0] for key in table)
 
-    # Longest names first: 我的打卡 before 打卡.
-    by_length = dict(sorted(table.items(), key=lambda kv: -len(kv[0][0])))
+    forms = bare_forms(table)
 
     async def is_fallback(event: Event, state: T_State) -> bool:
         if event.get_type() != "message" or await is_routed(state):
             return False
         text = event.get_plaintext()
-        return typed_command(text) is not None or bare_command(text, by_length) is not None
+        found = bare_command(text, forms) or typed_command(text)
+        if found is None:
+            return False
+        state[FALLBACK_KEY] = found  # for the handler: found once
+        return True
 
     fallback = on_message(rule=Rule(is_fallback), priority=ROUTER_PRIORITY + 1, block=True)
 
     @fallback.handle()
-    async def _fallback() -> None:
+    async def _fallback(state: T_State) -> None:
         bot, event = current_bot.get(), current_event.get()
-        text = event.get_plaintext()
         gid = group_of(bot, event)
         if gid is not None:
             # Only in work and team groups: a resident's message, or another bot's
@@ -109,15 +112,13 @@ def install() -> type[Matcher]:
                 platform_of(bot), gid)
             if group is None or group.kind == "resident":
                 return
-        bare = bare_command(text, by_length)
-        if bare is not None:
-            await run(bot, event, *bare)
+        found = state[FALLBACK_KEY]
+        if isinstance(found, tuple):
+            await run(bot, event, *found)
             return
-        typed = typed_command(text)
-        if typed is not None:
-            # The typed word is echoed masked: a phone number typed after "/" stays private.
-            await answer(bot, event, UNKNOWN_TEMPLATE, typed=scrub(typed),
-                         guess=suggestion(typed, names))
+        # A mistyped /word, echoed masked: a phone number typed after "/" stays private.
+        await answer(bot, event, UNKNOWN_TEMPLATE, typed=scrub(found),
+                     guess=suggestion(found, names))
 
     return router
 
@@ -153,16 +154,22 @@ async def run(bot: Bot, event: Event, command: Command, name: str, text: str) ->
     await deliver(bot, event, rt, outcome)
 
 
+def bare_forms(table: dict[tuple[str, ...], Command]) -> list[tuple[str, Command]]:
+    """The commands taken without their slash, longest name first (我的打卡 before 打卡)."""
+    forms = [(key[0], c) for key, c in table.items() if c.bare is not None]
+    return sorted(forms, key=lambda form: -len(form[0]))
+
+
 def bare_command(
-    text: str, table: dict[tuple[str, ...], Command]
+    text: str, forms: list[tuple[str, Command]]
 ) -> tuple[Command, str, str] | None:
     """A command typed without its slash (``打卡 3栋2单元 18户``, ``进度``): the command,
     its name and the rest, when the command declares that it takes the rest so."""
     t = text.strip()
-    for (name,), command in table.items():
-        if command.bare is not None and t.startswith(name):
+    for name, command in forms:
+        if t.startswith(name):
             rest = t[len(name):]
-            if command.bare(rest):
+            if command.bare is not None and command.bare(rest):
                 return command, name, rest
     return None
 

@@ -161,6 +161,6 @@ CHAT = (
 def test_chatter_starting_with_a_command_word_is_left_alone(word: str, rest: str) -> None:
     """Ordinary sentences (no counts, no round numbers) are never taken as commands, so
     they are never answered, with an error or otherwise, and never record anything."""
-    from bot.router import bare_command, routed_commands
+    from bot.router import bare_command, bare_forms, routed_commands
 
-    assert bare_command(word + rest, routed_commands()) is None
+    assert bare_command(word + rest, bare_forms(routed_commands())) is None

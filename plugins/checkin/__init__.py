@@ -3,7 +3,7 @@ progress, laggard chasing, escalation and export (DESIGN.md §3)."""
 
 from __future__ import annotations
 
-from bot.kit import Command, Outcome, Sender, deliver, plugin_meta, sender_of
+from bot.kit import Command, Outcome, Sender, deliver, no_arguments, plugin_meta, sender_of
 from bot.permissions import LEADER_PERM, STAFF_PERM
 from plugins.checkin import flows, jobs
 
@@ -13,7 +13,7 @@ __plugin_meta__ = plugin_meta(
     Command("打卡", LEADER_PERM, "checkin_report", flow=flows.report_cmd,
             bare=flows.takes_report),
     Command("我的打卡", LEADER_PERM, "checkin_mine", flow=flows.mine_cmd,
-            bare=flows.takes_nothing),
+            bare=no_arguments),
     Command("进度", LEADER_PERM, "checkin_progress", flow=flows.progress_cmd,
             bare=flows.takes_round_ref),
     Command("未报", STAFF_PERM, "checkin_missing", flow=flows.missing_cmd,

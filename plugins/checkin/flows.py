@@ -14,6 +14,7 @@ them.
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 
 from bot.kit import Out, Outcome, Sender
 from bot.platforms import Mention
@@ -25,6 +26,7 @@ from plugins.checkin import export, notify, service, syntax, tally
 from plugins.checkin.report import ParseError, Report, Withdraw, parse_report, parse_withdraw
 from plugins.checkin.service import CheckinError
 from storage.models import ChatGroup, CheckinRound
+from storage.places import Standing
 from storage.repo import (
     ALL,
     Scope,
@@ -156,8 +158,7 @@ async def report_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
         # the file); the round, the amendment and the new row are read and
         # written under one lock, so two leaders reporting the same unit at once
         # cannot both be "current".
-        known = await rt.db.directory.current()
-        who = known.standing(sender.account, now, sender.superuser)
+        who = await _standing(rt, sender, now)
         async with rt.db.write() as s:
             result = await service.submit_report(
                 s, who=who, report=parsed, now=now,
@@ -191,16 +192,17 @@ def takes_round_ref(rest: str) -> bool:
     return syntax.parse_round_ref(rest, allow_daily_report=True) is not None
 
 
-def takes_nothing(rest: str) -> bool:
-    return not rest.strip()
+async def _standing(rt: Runtime, sender: Sender, now: datetime) -> Standing:
+    """The sender's staff flag and leader grants, from the directory (in memory)."""
+    known = await rt.db.directory.current()
+    return known.standing(sender.account, now, sender.superuser)
 
 
 async def mine_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
     """``/我的打卡``: the sender's reports in open rounds and their units still unreported."""
     if text.strip():
         return _usage("checkin_mine")
-    known = await rt.db.directory.current()
-    who = known.standing(sender.account, rt.now(), sender.superuser)
+    who = await _standing(rt, sender, rt.now())
     async with rt.db.read() as s:
         rounds = await service.my_reports(s, who)
     return Outcome([Out("checkin/mine", {"rounds": rounds})])
@@ -211,8 +213,7 @@ async def _withdraw(rt: Runtime, sender: Sender, ask: Withdraw | ParseError) -> 
     if isinstance(ask, ParseError):
         return _usage("checkin_report", code=ask.code)
     now = rt.now()
-    known = await rt.db.directory.current()
-    who = known.standing(sender.account, now, sender.superuser)
+    who = await _standing(rt, sender, now)
     try:
         async with rt.db.write() as s:
             done = await service.withdraw(s, who=who, ask=ask, now=now)

@@ -146,6 +146,28 @@ def _next_field(s: str, pos: int) -> tuple[str, _FieldValue, int] | ParseError:
     return ParseError("unknown_text")
 
 
+def _read_fields(
+    s: str, pos: int = 0, only: tuple[str, ...] | None = None
+) -> dict[str, _FieldValue] | ParseError:
+    """The fields from ``pos`` to the end, each once; ``only``: the fields allowed."""
+    fields: dict[str, _FieldValue] = {}
+    while True:
+        separator = _FIELD_SEPARATOR_RE.match(s, pos)
+        if separator:
+            pos = separator.end()
+        if pos >= len(s):
+            return fields
+        found = _next_field(s, pos)
+        if isinstance(found, ParseError):
+            return found
+        name, value, pos = found
+        if only is not None and name not in only:
+            return ParseError("unknown_text")
+        if name in fields:
+            return ParseError("duplicate_field")
+        fields[name] = value
+
+
 @dataclass(frozen=True)
 class Withdraw:
     """``/打卡 撤销 [#N] [<单元>]``: which of the sender's own reports to take back."""
@@ -164,23 +186,9 @@ def parse_withdraw(text: str) -> Withdraw | ParseError | None:
     word = next((w for w in WITHDRAW_WORDS if fields_text.startswith(w)), None)
     if word is None:
         return None
-    fields: dict[str, _FieldValue] = {}
-    pos = len(word)
-    while True:
-        separator = _FIELD_SEPARATOR_RE.match(fields_text, pos)
-        if separator:
-            pos = separator.end()
-        if pos >= len(fields_text):
-            break
-        found = _next_field(fields_text, pos)
-        if isinstance(found, ParseError):
-            return found
-        name, value, pos = found
-        if name not in ("round_no", "unit"):
-            return ParseError("unknown_text")
-        if name in fields:
-            return ParseError("duplicate_field")
-        fields[name] = value
+    fields = _read_fields(fields_text, len(word), only=("round_no", "unit"))
+    if isinstance(fields, ParseError):
+        return fields
     unit, round_no = fields.get("unit"), fields.get("round_no")
     return Withdraw(
         round_no=round_no if isinstance(round_no, int) else None,
@@ -216,22 +224,9 @@ def parse_report(text: str) -> Report | ParseError:
     if note_match:
         note = WHITESPACE_RE.sub(" ", raw[note_match.end() :]).strip()
         raw = raw[: note_match.start()]
-    fields_text = normalize(raw)
-    fields: dict[str, _FieldValue] = {}
-    pos = 0
-    while True:
-        separator = _FIELD_SEPARATOR_RE.match(fields_text, pos)
-        if separator:
-            pos = separator.end()
-        if pos >= len(fields_text):
-            break
-        found = _next_field(fields_text, pos)
-        if isinstance(found, ParseError):
-            return found
-        name, value, pos = found
-        if name in fields:
-            return ParseError("duplicate_field")
-        fields[name] = value
+    fields = _read_fields(normalize(raw))
+    if isinstance(fields, ParseError):
+        return fields
     if len(note) > MAX_NOTE_LENGTH:
         return ParseError("note_too_long")
     counts = {name: value for name, value in fields.items() if isinstance(value, int)}

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from bot.kit import Command, plugin_meta
+from bot.kit import Command, no_arguments, plugin_meta
 from bot.permissions import ADMIN_PERM, EVERYONE, STAFF_PERM
 from plugins.roster import flows
 
 __plugin_meta__ = plugin_meta(
     "roster", "Roster: help, own info, group binding, appointments, invites.",
     Command("帮助", EVERYONE, "help", "基础", flow=flows.help_cmd, aliases=("help", "菜单"),
-            bare=lambda rest: not rest.strip()),
+            bare=no_arguments),
     Command("我的信息", EVERYONE, "myinfo", "基础", flow=flows.info_cmd),
     Command("绑定", EVERYONE, "redeem", "基础", flow=flows.redeem_cmd),
     Command("绑定群", STAFF_PERM, "bind_group", flow=flows.bind_group_cmd),
