@@ -145,6 +145,11 @@ def setup(settings: Settings, console: bool) -> Runtime:
     install_runtime(runtime)
     driver = nonebot.get_driver()
     driver.on_shutdown(runtime.db.dispose)
+
+    async def _flush_usage() -> None:
+        await runtime.usage.flush(runtime.db, runtime.now())
+
+    driver.on_shutdown(_flush_usage)  # shutdown hooks run in reverse: before dispose
     from bot.scheduler import Scheduler, declared_hooks
 
     runtime.scheduler = Scheduler.from_hooks(runtime, declared_hooks())

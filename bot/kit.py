@@ -19,9 +19,8 @@ that decides them.
 
 from __future__ import annotations
 
-import difflib
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +30,7 @@ from nonebot.plugin import PluginMetadata
 
 from bot.permissions import holds
 from bot.platforms import Mention, account_of, group_of, platform_of
+from messages.mask import scrub
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
@@ -104,6 +104,8 @@ class Command:
     # accepts what follows the name: ``打卡 3栋2单元 18户``. Chatter that merely starts
     # with the word does not parse and is left alone.
     bare: Callable[[str], bool] | None = None
+    # What a leader does every day: first in a leader's /帮助.
+    daily: bool = False
 
 
 class CommandError(ValueError):
@@ -137,18 +139,6 @@ def plugin_meta(
     )
 
 
-def suggestion(typed: str, names: Iterable[str]) -> str | None:
-    """The declared name closest to a mistyped command (difflib's ratio, at least
-    0.5), comparing as many leading characters as the name has: "大卡已排查18户" and
-    "大卡" both suggest "打卡"."""
-    best, best_score = None, 0.5
-    for name in names:
-        score = difflib.SequenceMatcher(None, typed[: len(name)], name).ratio()
-        if score > best_score or (score == best_score and best is None):
-            best, best_score = name, score
-    return best
-
-
 def declared_commands() -> list[Command]:
     """Every loaded plugin's ``extra["commands"]``, in plugin order."""
     import nonebot
@@ -164,6 +154,42 @@ def declared_commands() -> list[Command]:
 def usage(name: str, **context: Any) -> Outcome:
     """The command's usage reply (template ``usage/<name>``)."""
     return Outcome([Out(f"usage/{name}", context)])
+
+
+BAD_ARGS_TEMPLATE = "common/bad_args"
+_TYPED_SHOWN = 16
+
+
+def is_usage(outcome: Outcome, command: Command) -> bool:
+    """Whether a flow answered with nothing but the command's own usage (``/帮助 打卡``
+    answers with another command's usage, on purpose)."""
+    return (len(outcome.replies) == 1 and not outcome.private
+            and outcome.first.template == f"usage/{command.usage}")
+
+
+def synopsis(full_usage: str, name: str, text: str) -> str:
+    """The one usage line for what was typed: the form whose words after ``/name``
+    start the text (``/排查 每天 …``), else the first form; without its explanation."""
+    forms = [line.split(" —— ")[0] for line in full_usage.splitlines() if line.startswith("/")]
+    if not forms:
+        return full_usage.splitlines()[0] if full_usage else f"/{name}"
+    words = text.split()
+    for form in forms:
+        sub = form.split()[1:2]
+        if sub and words and words[0] == sub[0]:
+            return form
+    return forms[0]
+
+
+def brief(full_usage: str, name: str, text: str) -> Out:
+    """A usage answer to arguments that did not parse, cut to what a phone shows:
+    what was not understood, the one form that applies and where the examples are.
+    The full usage is for the bare command and ``/帮助 <命令>``."""
+    typed = scrub(" ".join(text.split()))
+    if len(typed) > _TYPED_SHOWN:
+        typed = typed[:_TYPED_SHOWN] + "…"
+    return Out(BAD_ARGS_TEMPLATE, {
+        "typed": typed, "form": synopsis(full_usage, name, text), "command": name})
 
 
 def refusal(err: Exception) -> Outcome:

@@ -15,7 +15,7 @@ from nonebot.matcher import Matcher
 from nonebot.params import Depends
 from nonebot.permission import Permission
 
-from bot.platforms import SYSTEM_ACCOUNTS, account_of
+from bot.platforms import SYSTEM_ACCOUNTS, account_of, group_of, platform_of
 from bot.runtime import current_runtime
 from storage.repo import (
     ADMIN,
@@ -105,7 +105,18 @@ async def _is_superuser(bot: Bot, event: Event) -> bool:
     return account is not None and account in current_runtime().settings.superusers
 
 
+async def _in_resident_group(bot: Bot, event: Event) -> bool:
+    gid = group_of(bot, event)
+    if gid is None:
+        return False
+    group = (await current_runtime().db.directory.current()).binding(platform_of(bot), gid)
+    return group is not None and group.kind == "resident"
+
+
 SUPERUSER = Permission(_is_superuser)
+# Anyone in a group bound as a resident group: for the public side of a command
+# (``/政策`` lists the notices the group was sent), combined with a role permission.
+IN_RESIDENT_GROUP = Permission(_in_resident_group)
 ADMIN_PERM = role_permission(ADMIN)
 STAFF_PERM = role_permission(ADMIN, STAFF)
 LEADER_PERM = role_permission(ADMIN, STAFF, BUILDING_LEADER, UNIT_LEADER)

@@ -35,11 +35,20 @@ from nonebot.typing import T_State
 
 from bot import privacy
 from bot.intake import FAILED_TEMPLATE, answer
-from bot.kit import Command, declared_commands, deliver, sender_of, suggestion
+from bot.kit import (
+    Command,
+    Outcome,
+    brief,
+    declared_commands,
+    deliver,
+    is_usage,
+    sender_of,
+)
 from bot.permissions import holds, prime_roles
 from bot.platforms import account_of, group_of, platform_of
 from bot.reply import reply_template
 from bot.runtime import current_runtime
+from ground.grammar import suggestion
 from messages.mask import scrub
 
 log = logging.getLogger("gridbot.router")
@@ -150,8 +159,15 @@ async def run(bot: Bot, event: Event, command: Command, name: str, text: str) ->
         await reply_template(bot, event, "common/refused")
         return
     assert command.flow is not None
-    outcome = await command.flow(rt, sender_of(bot, event, rt), text)
+    sender = sender_of(bot, event, rt)
+    outcome = await command.flow(rt, sender, text)
+    flush = rt.usage.note(sender.account, command.name)
+    if text.strip() and is_usage(outcome, command):
+        full = rt.renderer.render(outcome.first.template, **outcome.first.context)
+        outcome = Outcome([brief(full, name, text)])
     await deliver(bot, event, rt, outcome)
+    if flush:  # after the answer: the sender does not wait for the counts
+        await rt.usage.flush(rt.db, rt.now())
 
 
 def bare_forms(table: dict[tuple[str, ...], Command]) -> list[tuple[str, Command]]:

@@ -17,6 +17,7 @@ from nonebot.params import Depends
 from bot.clock import Now, system_now
 from bot.delivery import Delivery
 from bot.settings import Settings
+from bot.usage import UsageCounter
 from messages.render import Renderer
 from storage.db import Database
 
@@ -43,6 +44,7 @@ class Runtime:
         self.clock = clock
         self.scheduler: Scheduler | None = None  # set by bot.app.setup once it exists
         self.outbox: Outbox | None = None  # the paced outbox, attached by bot.app
+        self.usage = UsageCounter()  # who uses which command, for /帮助
 
     def now(self) -> datetime:
         """Now on the runtime clock (Asia/Shanghai): the only "now" handlers and jobs use."""

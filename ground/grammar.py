@@ -31,8 +31,10 @@ Scopes (范围), checked in this order after splitting on ``/`` (``／`` folds t
 
 from __future__ import annotations
 
+import difflib
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from types import MappingProxyType
@@ -704,3 +706,16 @@ UNIT_RE = _UNIT_RE
 WHITESPACE_RE = _WHITESPACE_RE
 strip_zero_width = _strip_zero_width
 unit_from_match = _unit_from_match
+
+
+def suggestion(typed: str, names: Iterable[str]) -> str | None:
+    """The name closest to a mistyped word (difflib's ratio, at least
+    0.5), comparing as many leading characters as the name has: "大卡已排查18户" and
+    "大卡" both suggest "打卡";
+    "反区1" suggests "返区"."""
+    best, best_score = None, 0.5
+    for name in names:
+        score = difflib.SequenceMatcher(None, typed[: len(name)], name).ratio()
+        if score > best_score or (score == best_score and best is None):
+            best, best_score = name, score
+    return best

@@ -124,6 +124,31 @@ class Invite(SQLModel, table=True):
     used_by: str | None = None
 
 
+class PendingAsk(SQLModel, table=True):
+    """A command held back for ``/确认`` (a second round with the same title within
+    10 minutes, /结束 with units unreported): one per sender, chat and kind, until
+    confirmed, cancelled or expired. ``payload`` is what the command needs to run."""
+
+    __table_args__ = (UniqueConstraint("account", "chat", "kind", name="ux_pendingask_who"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    account: str
+    chat: str  # "qq:group:123" or "qq:private" — confirmed only where it was asked
+    kind: str
+    payload: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    created_at: datetime
+    expires_at: datetime
+
+
+class CommandUse(SQLModel, table=True):
+    """How often an account used a command (bot.usage): /帮助 lists theirs first."""
+
+    account: str = Field(primary_key=True)
+    command: str = Field(primary_key=True)
+    uses: int = 0
+    last_used: datetime
+
+
 class AuditLog(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(default_factory=utcnow, index=True)

@@ -63,6 +63,11 @@ class CheckinRoundUnit(SQLModel, table=True):
     roll-up, and the roll-up needs no joins.
     """
 
+    # Each confirmation's running tally reads one community of the round.
+    __table_args__ = (
+        Index("ix_checkinroundunit_community", "round_id", "community_id", "building_id"),
+    )
+
     round_id: int = Field(foreign_key="checkinround.id", primary_key=True)
     unit_id: int = Field(foreign_key="unit.id", primary_key=True)
     building_id: int

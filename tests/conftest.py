@@ -107,15 +107,20 @@ async def peer(app, street):
             yield OneBotPeer(ws, BOT_ID)
 
 
-def dump_db(runtime: Runtime) -> list[str]:
-    """Every row of every table, to compare before/after a rejected command."""
+def dump_db(runtime: Runtime, skip: tuple[str, ...] = ()) -> list[str]:
+    """Every row of every table, to compare before/after a rejected command
+    (``skip``: tables left out, such as the question a held-back command asked).
+    The command counts of /帮助 (``commanduse``) are never compared: every
+    command counts, refused or not."""
     import sqlite3
 
     from storage.db import db_path
 
     conn = sqlite3.connect(db_path(runtime.settings.db_url))
+    skipped = tuple(f'INSERT INTO "{t}"' for t in (*skip, "commanduse"))
     try:
-        return [line for line in conn.iterdump() if line.startswith("INSERT")]
+        return [line for line in conn.iterdump()
+                if line.startswith("INSERT") and not line.startswith(skipped)]
     finally:
         conn.close()
 

@@ -9,6 +9,7 @@ before a plugin module is imported.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
 
@@ -160,3 +161,20 @@ async def run_due(sched: Scheduler, item_id: int) -> bool:
     if row.state == "pending":
         return await sched.fire(item_id)
     return row.state == "done"
+
+
+_TYPED_COMMAND = re.compile(r"^\s*[/／](\S+?)(?:\s|$)")
+
+
+def as_answered(renderer, expected: str, text: str) -> str:
+    """What a command answers when ``expected`` is its full usage: the usage itself
+    when ``text`` was the bare command, else the one-line ``common/bad_args`` (the
+    full usage is for the bare command and /帮助 only). Other answers pass through."""
+    from bot.kit import BAD_ARGS_TEMPLATE, brief
+
+    m = _TYPED_COMMAND.match(text)
+    # Every usage template starts with its "/命令 …" form; no other answer does.
+    if m is None or not text[m.end():].strip() or not expected.startswith("/"):
+        return expected
+    return renderer.render(BAD_ARGS_TEMPLATE, **brief(expected, m.group(1), text[m.end():])
+                           .context)

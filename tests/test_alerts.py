@@ -19,6 +19,7 @@ from storage.models_deadlines import Alert, AlertAck
 from storage.models_outbox import OutboxItem
 from tests.conftest import dump_db
 from tests.helpers import (
+    as_answered,
     audit_trail,
     freeze_clock,
     register_groups,
@@ -280,6 +281,7 @@ async def test_bad_input_and_refusals_write_nothing(
         (LEADER_11, W1, "/收到", "本群没有待确认的预警"),
     ]:
         sent = await peer.ask(user, text, group_id=group)
+        expect = as_answered(street.renderer, expect, text)
         assert sent.text == expect or expect in sent.text, (text, sent.text)
         assert dump_db(street) == before, text
     await peer.no_action(0.3)

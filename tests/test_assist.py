@@ -18,6 +18,7 @@ from storage.models_deadlines import AssistTask
 from storage.models_outbox import OutboxItem
 from tests.conftest import dump_db
 from tests.helpers import (
+    as_answered,
     audit_trail,
     freeze_clock,
     register_groups,
@@ -192,6 +193,7 @@ async def test_bad_input_and_refusals_write_nothing(
         (RESIDENT_USER, WORK, "/协查 列表", refused),
     ]:
         sent = await peer.ask(user, text, group_id=group)
+        expect = as_answered(street.renderer, expect, text)
         assert sent.text == expect or expect in sent.text, (text, sent.text)
         assert dump_db(street) == before, text
     await peer.no_action(0.3)

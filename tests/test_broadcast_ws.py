@@ -12,6 +12,7 @@ from ground.timeutil import SHANGHAI
 from storage.models_broadcast import Broadcast
 from storage.models_outbox import OutboxItem
 from tests.conftest import dump_db
+from tests.helpers import as_answered
 from tests.onebot import OneBotPeer, Sent
 
 WORK = 720000
@@ -139,7 +140,7 @@ async def test_bad_broadcast_input_changes_nothing(
     ]:
         sent = await peer.ask(10003, text, group_id=WORK)
         if expect is not None:
-            assert expect in sent.text
+            assert as_answered(street.renderer, expect, text) in sent.text
     assert dump_db(street) == before
     refused = await peer.ask(30011, "/广播 大家好", group_id=WORK)
     assert "没有使用这个命令的权限" in refused.text
@@ -157,7 +158,8 @@ async def test_confirm_and_cancel_without_a_number_take_the_only_pending_preview
     n2 = int(p2.text.split("#", 1)[1].split()[0])
     before = dump_db(street)
     listed = await peer.ask(10003, "/确认", group_id=WORK)  # two pending: pick one
-    assert "2 条广播待确认" in listed.text and f"#{n1}" in listed.text and f"#{n2}" in listed.text
+    assert "您有 2 项待确认" in listed.text
+    assert f"/确认 {n1} —— 广播" in listed.text and f"/确认 {n2} —— 广播" in listed.text
     assert dump_db(street) == before
     cancelled = await peer.ask(10003, f"/取消 {n1}", group_id=WORK)
     assert f"#{n1}" in cancelled.text

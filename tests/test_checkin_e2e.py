@@ -116,7 +116,7 @@ async def test_round_end_to_end(peer: OneBotPeer, street: Runtime, outbox) -> No
     sent = await peer.ask(55555, "/打卡 3栋1单元 已排查10户", group_id=WORK)
     assert "没有使用这个命令的权限" in sent.text
     sent = await peer.ask(30031, "/打卡 已排查十十户", group_id=WORK)
-    assert "/打卡 [#N] [单元] 已排查<n>户" in sent.text
+    assert sent.text.startswith("“已排查十十户”里的数字没有看懂")
     sent = await peer.ask(30031, "/打卡 9栋1单元 已排查5户", group_id=WORK)
     assert "没有找到单元“9栋1单元”" in sent.text
     assert dump_db(street) == before
@@ -185,8 +185,10 @@ async def test_round_end_to_end(peer: OneBotPeer, street: Runtime, outbox) -> No
         audit = (await s.exec(select(AuditLog).where(AuditLog.action == "export_round"))).one()
     assert audit.actor == f"qq:{STAFF}" and path.name in audit.detail
 
-    # /结束, after which the round takes no more reports.
+    # /结束, asked first (3 units unreported), after which the round takes no more reports.
     sent = await peer.ask(STAFF, "/结束", group_id=WORK)
+    assert "还有3个单元未报，确定结束吗？" in sent.text
+    sent = await peer.ask(STAFF, "/确认", group_id=WORK)
     assert "已结束排查 #1" in sent.text and "单元 4/7" in sent.text
     sent = await peer.ask(30031, "/打卡 3栋1单元 已排查12户", group_id=WORK)
     assert "没有进行中的排查" in sent.text

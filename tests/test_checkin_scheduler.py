@@ -198,6 +198,8 @@ async def test_close_cancels_pending_reminders(peer: OneBotPeer, street: Runtime
         assert "已发起排查 #1" in sent.text and "4个单元" in sent.text
         assert len(sched.aps.get_jobs()) == 2
         sent = await peer.ask(STAFF, "/结束 #1", group_id=WORK)
+        assert "还有4个单元未报" in sent.text and len(sched.aps.get_jobs()) == 2
+        sent = await peer.ask(STAFF, "/确认", group_id=WORK)
         assert "已结束排查 #1" in sent.text
         assert sched.aps.get_jobs() == []
         assert [i.state for i in await items(street)] == ["cancelled", "cancelled"]

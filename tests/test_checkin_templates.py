@@ -48,14 +48,12 @@ def test_checkin_template_renders_hostile_values_inert(name: str) -> None:
 )
 def test_every_error_code_has_a_sentence(code: str) -> None:
     ctx = {"code": code, "unit": "3栋2单元", "rounds": [1, 2], "round_id": 1, "registered": 12,
-           "reported": 24, "scope": "幸福社区", "deadline": NOW, "number": 1,
-           "usage": "checkin_report"}
+           "reported": 24, "scope": "幸福社区", "deadline": NOW, "number": 1}
     out = Renderer().render("checkin/error", **ctx)
     assert out.splitlines()[0] and "{{" not in out
-    # The usage follows every /打卡 refusal except the polite "not your unit" one,
-    # and never with a parse-error hint that does not apply.
-    assert ("/打卡 [#N] [单元]" in out) == (code != "not_leader")
-    assert "没有看懂" not in out
+    # One sentence: the full usage is for the bare command and /帮助 打卡 only.
+    assert "/打卡 [#N] [单元]" not in out
+    assert len(out.strip().splitlines()) == 1
 
 
 def test_alert_carries_no_note() -> None:

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.kit import suggestion
 from bot.runtime import Runtime
+from ground.grammar import suggestion
 from tests.conftest import BOT_ID, dump_db
 from tests.onebot import OneBotPeer
 from tests.strategies import FUZZ

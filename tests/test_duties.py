@@ -17,7 +17,14 @@ from ground.timeutil import SHANGHAI, local
 from storage.models import AuditLog, ScheduledItem
 from storage.models_events import DutyOccurrence, DutyUnit
 from tests.conftest import dump_db
-from tests.helpers import fire_due, freeze_clock, outbox_settled, register_groups, scheduled_items
+from tests.helpers import (
+    as_answered,
+    fire_due,
+    freeze_clock,
+    outbox_settled,
+    register_groups,
+    scheduled_items,
+)
 from tests.onebot import OneBotPeer
 
 # Plugin modules are imported inside tests: NoneBot must be initialised first.
@@ -231,6 +238,7 @@ async def test_bad_input_and_refusals_change_nothing(peer: OneBotPeer, street: R
         (WU, "/完成 1", "任务 #1 还没有开始，首次为 11-30 09:00", None),
     ]:
         sent = await peer.ask(user, text, group_id=group)
+        expect = as_answered(street.renderer, expect, text)
         assert sent.text == expect or expect in sent.text, (text, sent.text)
     assert dump_db(street) == before
     refused = render("common/refused")

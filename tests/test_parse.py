@@ -41,8 +41,8 @@ def Report(*args, **kwargs):
     return _report_module().Report(*args, **kwargs)
 
 
-def ParseError(code: str):
-    return _report_module().ParseError(code)
+def ParseError(*args):
+    return _report_module().ParseError(*args)
 
 PROPERTY_SETTINGS = settings(
     max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow]
@@ -870,7 +870,30 @@ def test_parse_report_accepts(text: str, expected: dict) -> None:
     ],
 )
 def test_parse_report_rejects(text: str, code: str) -> None:
-    assert parse_report(text) == ParseError(code)
+    result = parse_report(text)
+    assert isinstance(result, _report_module().ParseError) and result.code == code
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "part", "guess"),
+    [
+        ("反区1", "unknown_text", "反区1", "返区1"),
+        ("已排查20户 反区1", "unknown_text", "反区1", "返区1"),
+        ("已排查20户，隔梨2", "unknown_text", "隔梨2", "隔离2"),
+        ("已排查20户 异长0", "unknown_text", "异长0", "异常0"),
+        ("以排查20户", "unknown_text", "以排查20户", "已排查20户"),
+        ("20户 返区0 👍", "unknown_text", "👍", None),
+        ("已排查20户 你好", "unknown_text", "你好", None),
+        ("已排查20户 返区abc", "bad_number", "返区abc", None),
+        ("3栋 已排查5户", "bad_unit", "3栋", None),
+        ("20户 20户", "duplicate_field", "20户", None),
+        ("已排查20户 " + "好" * 40, "unknown_text", "好" * 12, None),
+    ],
+)
+def test_a_refusal_names_the_part_and_its_likely_fix(
+    text: str, code: str, part: str, guess: str | None
+) -> None:
+    assert parse_report(text) == ParseError(code, part, guess)
 
 
 def test_parse_report_note_at_limit_is_accepted() -> None:

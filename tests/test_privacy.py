@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -94,6 +95,13 @@ RESIDENT_FACING: dict[str, ContextFor] = {
             id=3, title="关于返乡人员报备的通知", version=2, body=p.blurb,
             published_by=p.account, published_at=NOW,
         )
+    },
+    # plugins/policy/flows.py: /政策 typed in a resident group.
+    "policy/public_list": lambda p: {
+        "policies": [Policy(
+            id=3, title="关于返乡人员报备的通知", version=2, body=p.blurb,
+            published_by=p.account, published_at=NOW,
+        )]
     },
     # plugins/broadcast/ack.py: the chase; leaders are @-mentions, never text.
     "broadcast/ack_chase": lambda p: {
@@ -173,7 +181,7 @@ async def test_commands_revealing_names_are_refused_in_resident_groups(peer, str
     bound = await peer.ask(10002, "/绑定群 幸福社区/1栋 居民群", group_id=resident_group)
     assert "居民群" in bound.text
     before = dump_db(street)
-    for text in ("/我的信息", "/政策", "/广播 大家好", "/任命 qq:40001 志愿者"):
+    for text in ("/我的信息", "/学习情况 1", "/广播 大家好", "/任命 qq:40001 志愿者"):
         sent = await peer.ask(10001, text, group_id=resident_group)
         assert sent.text == street.renderer.render("common/resident_group"), text
         assert "张主任" not in sent.text and "qq:" not in sent.text
@@ -181,3 +189,35 @@ async def test_commands_revealing_names_are_refused_in_resident_groups(peer, str
     # /帮助 still works there, and the same command works in a private chat.
     assert "/我的信息" in (await peer.ask(10001, "/帮助", group_id=resident_group)).text
     assert "张主任" in (await peer.ask(10001, "/我的信息")).text
+
+
+async def test_residents_read_the_public_notices_in_their_group(peer, street) -> None:
+    """A resident's /政策 after a 【政策通知】: the notices as the group got them, never
+    the body or who published it; publishing from there is refused."""
+    from tests.conftest import dump_db
+
+    resident_group, resident = 730002, 55555
+    await peer.ask(10002, "/绑定群 幸福社区/1栋 居民群", group_id=resident_group)
+    sent = await peer.ask(resident, "/政策", group_id=resident_group)
+    assert sent.text == "街道还没有发布政策通知。"
+    pushes: list = []
+    await peer.ask_until(10001, "/政策 发布 关于返乡人员报备的通知\n请张三13812345678于今日报备。",
+                         "已发布政策", other=pushes)
+    while not any("【政策通知】" in sent.text for sent in pushes):  # the resident group's
+        pushes.append(await peer.expect_send())
+    await peer.ask(10002, "/绑定群 幸福社区 工作群", group_id=730003)
+    before = dump_db(street)
+    sent = await peer.ask(resident, "/政策", group_id=resident_group)
+    assert sent.text.splitlines()[0] == "街道发布的政策通知："
+    assert sent.text.splitlines()[1].startswith("《关于返乡人员报备的通知》")
+    for secret in ("张三", "13812345678", "报备。", "张主任", "qq:"):
+        assert secret not in sent.text
+    one = await peer.ask(resident, "/政策 1", group_id=resident_group)
+    assert one.text == street.renderer.render("policy/notice", p=SimpleNamespace(
+        title="关于返乡人员报备的通知", version=1))
+    refused = await peer.ask(10001, "/政策 发布 标题\n正文", group_id=resident_group)
+    assert "这是居民群" in refused.text
+    # In a work group a resident is no leader: refused, as before.
+    assert (await peer.ask(resident, "/政策", group_id=730003)).text == street.renderer.render(
+        "common/refused")
+    assert dump_db(street) == before

@@ -20,7 +20,14 @@ from storage.models import AuditLog, ScheduledItem
 from storage.models_events import HealthCheck, Quarantine
 from storage.models_outbox import OutboxItem
 from tests.conftest import dump_db
-from tests.helpers import audit_trail, fire_due, freeze_clock, register_groups, scheduled_items
+from tests.helpers import (
+    as_answered,
+    audit_trail,
+    fire_due,
+    freeze_clock,
+    register_groups,
+    scheduled_items,
+)
 from tests.onebot import OneBotPeer, Sent
 
 # Plugin modules are imported inside tests: NoneBot must be initialised first.
@@ -223,6 +230,7 @@ async def test_bad_input_and_refusals_change_nothing(peer: OneBotPeer, street: R
         (LI_XIU, "/健康 1 36.5", "没有找到您负责的编号为 1"),
     ]:
         sent = await peer.ask(user, text)
+        expect = as_answered(street.renderer, expect, text)
         assert sent.text == expect or expect in sent.text, (text, sent.text)
     assert dump_db(street) == before
     refused = render("common/refused")
@@ -316,7 +324,7 @@ async def test_check_time_and_fever_threshold_are_settings(
     ok = await peer.ask(ZHENG, "/健康 1 37.4")
     assert "体温 37.4℃" in ok.text and "发热" not in ok.text
     await peer.no_action(0.3)
-    usage = await peer.ask(ZHENG, "/健康 1")
+    usage = await peer.ask(ZHENG, "/健康")  # the full usage, with the threshold
     assert "体温达到 37.5℃" in usage.text
 
 

@@ -3,18 +3,22 @@ as the counts they mean: table-driven over the real OneBot protocol, and fuzzed.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.runtime import Runtime
 from tests.conftest import dump_db
+from tests.helpers import TEST_EPOCH, freeze_clock
 from tests.onebot import OneBotPeer
 from tests.strategies import FUZZ
 
 ADMIN = 10001
 LEADER = 30011  # 单元长 of 幸福社区 1栋1单元 (18 households)
 WORK = 820001
+OPEN = "/排查 发起 返区人员排查 截止 2天"
 
 FORMS = [
     # typed after /打卡, households, returned, abnormal
@@ -111,18 +115,77 @@ def test_under_a_minute_reads_as_such(street: Runtime) -> None:
 async def test_a_round_opened_twice_does_not_block_the_work_group(
     peer: OneBotPeer, street: Runtime
 ) -> None:
-    """A flaky network sends /排查 发起 twice: reports without #N still go in, to the
-    narrowest round, then the older one; the confirmation names the round."""
+    """A flaky network sends /排查 发起 twice: staff are asked before a second round
+    opens, and the work group keeps reporting without #N either way."""
+    freeze_clock(street, TEST_EPOCH)
     await peer.ask(ADMIN, "/绑定群 幸福社区 工作群", group_id=WORK)
-    for n in (1, 2):
-        sent = await peer.ask(ADMIN, "/排查 发起 返区人员排查 截止 2天", group_id=WORK)
-        assert f"已发起排查 #{n}" in sent.text
+    assert "已发起排查 #1" in (await peer.ask(ADMIN, OPEN, group_id=WORK)).text
+    before = dump_db(street, skip=("pendingask",))
+    sent = await peer.ask(ADMIN, OPEN, group_id=WORK)  # the resend: asked, not opened
+    assert sent.text.startswith("「返区人员排查」11-30 10:00刚发起过（#1），是重复发送吗？")
+    assert "/确认" in sent.text and "/取消" in sent.text
+    assert dump_db(street, skip=("pendingask",)) == before
     sent = await peer.ask(LEADER, "/打卡 已排查18户", group_id=WORK)
     assert "已记入 #1「返区人员排查」" in sent.text, sent.text
+    assert "1栋：1/2 已报；幸福社区：1/" in sent.text  # the running tally
+    # The staff member meant it after all: /确认 opens the second round, once.
+    assert "已发起排查 #2" in (await peer.ask(ADMIN, "/确认", group_id=WORK)).text
+    again = await peer.ask(ADMIN, "/确认", group_id=WORK)
+    assert again.text == street.renderer.render("usage/confirm")
+    # Two open rounds: reports, /进度 and /未报 without #N take the nearest one and
+    # say which; nothing is refused as "有多轮排查在进行".
+    sent = await peer.ask(LEADER, "/打卡 已排查17户", group_id=WORK)
+    assert "已更正 #1「返区人员排查」" in sent.text, sent.text
+    for text in ("/进度", "/未报"):
+        sent = await peer.ask(ADMIN, text, group_id=WORK)
+        assert "#1" in sent.text and "有多轮排查" not in sent.text, (text, sent.text)
+        while "#1" not in sent.text.splitlines()[0] and text == "/未报":
+            sent = await peer.expect_send()  # the @-mention batches
+    await peer.no_action(0.3)
+    sent = await peer.ask(LEADER, "/打卡 #2 已排查16户", group_id=WORK)
+    assert "已记入 #2「返区人员排查」" in sent.text
     sent = await peer.ask(ADMIN, "/排查 发起 1栋复查 截止 1天 范围 幸福社区/1栋", group_id=WORK)
     assert "已发起排查 #3" in sent.text
     sent = await peer.ask(LEADER, "/打卡 已排查17户", group_id=WORK)
     assert "已记入 #3「1栋复查」" in sent.text, sent.text  # the building round is narrower
+
+
+async def test_closing_with_units_unreported_asks_first(
+    peer: OneBotPeer, street: Runtime
+) -> None:
+    clock = freeze_clock(street, TEST_EPOCH)
+    await peer.ask(ADMIN, "/绑定群 幸福社区 工作群", group_id=WORK)
+    await peer.ask(ADMIN, OPEN, group_id=WORK)
+    await peer.ask(LEADER, "/打卡 已排查18户", group_id=WORK)
+    before = dump_db(street, skip=("pendingask",))
+    sent = await peer.ask(ADMIN, "/结束", group_id=WORK)
+    assert sent.text.startswith("#1「返区人员排查」还有")
+    assert "个单元未报，确定结束吗？" in sent.text and "/确认" in sent.text
+    cancelled = await peer.ask(ADMIN, "/取消", group_id=WORK)
+    assert cancelled.text.startswith("已取消：结束 #1「返区人员排查」")
+    assert dump_db(street) == before  # nothing closed, nothing left pending
+    # Asked again and again: the ask is replaced, not stacked; a second kind is listed.
+    await peer.ask(ADMIN, "/结束", group_id=WORK)
+    await peer.ask(ADMIN, "/结束 #1", group_id=WORK)
+    await peer.ask(ADMIN, OPEN, group_id=WORK)  # the same round again: asked too
+    listed = await peer.ask(ADMIN, "/确认", group_id=WORK)
+    assert listed.text.startswith("您有 2 项待确认")
+    assert "/确认 结束 —— 结束 #1「返区人员排查」" in listed.text
+    assert "/确认 发起 —— 再发起一轮「返区人员排查」" in listed.text
+    # Another chat cannot confirm what was asked here; a leader cannot at all.
+    nothing = street.renderer.render("common/nothing_pending")
+    assert (await peer.ask(ADMIN, "/确认 结束")).text == nothing
+    assert dump_db(street, skip=("pendingask",)) == before
+    closed = await peer.ask(ADMIN, "/确认 结束", group_id=WORK)
+    assert "已结束" in closed.text and "#1" in closed.text, closed.text
+    # The other ask expires after 10 minutes: /确认 then has nothing to act on.
+    clock.at = TEST_EPOCH + timedelta(minutes=11)
+    late = await peer.ask(ADMIN, "/确认 发起", group_id=WORK)
+    assert late.text == nothing
+    # A round with every unit reported closes without asking.
+    await peer.ask(ADMIN, "/排查 发起 1-1复查 截止 1天 范围 幸福社区/1栋1单元", group_id=WORK)
+    await peer.ask(LEADER, "/打卡 #2 已排查18户", group_id=WORK)
+    assert "已结束" in (await peer.ask(ADMIN, "/结束 #2", group_id=WORK)).text
 
 
 async def test_the_open_rounds_are_listed_with_their_coverage(
@@ -195,7 +258,8 @@ async def test_a_building_leader_names_which_report(peer: OneBotPeer, street: Ru
     assert "已撤销 1栋2单元" in sent.text
     assert [(h, c) for _, h, c in await _current(street)] == [(18, True), (17, False)]
     sent = await peer.ask(building_leader, "/打卡 撤销 已排查3户", group_id=WORK)
-    assert "/打卡 [#N] [单元]" in sent.text  # not a withdrawal form: the usage
+    # Not a withdrawal form: the part named, and where the usage is.
+    assert sent.text.startswith("看不懂“已排查3户”") and "/帮助 打卡" in sent.text
 
 
 async def test_my_reports_and_my_units_still_unreported(
@@ -215,7 +279,8 @@ async def test_my_reports_and_my_units_still_unreported(
     assert lines[2] == "未报：1栋1单元"
     assert dump_db(street) == before
     sent = await peer.ask(building_leader, "/我的打卡 全部")
-    assert sent.text.startswith("/我的打卡 ——")  # no arguments: the usage
+    # No arguments taken: what was not understood, the form, where the usage is.
+    assert sent.text == "没有看懂“全部”。写法：/我的打卡\n发送 /帮助 我的打卡 查看例子"
 
 
 WHEN = [

@@ -11,6 +11,7 @@ from bot.runtime import Runtime
 from storage.models import Account, AuditLog, ChatGroup, Invite, RoleGrant, TeamMember
 from storage.repo import roles_of_account
 from tests.conftest import dump_db
+from tests.helpers import as_answered
 from tests.onebot import OneBotPeer
 
 GROUP = 700001
@@ -224,7 +225,8 @@ async def test_malformed_answers_usage_and_changes_nothing(
         await peer.ask(10001, "/绑定群 幸福社区 工作群", group_id=GROUP)
     before = dump_db(street)
     sent = await peer.ask(10001, text, group_id=in_group(text))
-    assert sent.text == street.renderer.render(f"usage/{usage_name}")
+    assert sent.text == as_answered(
+        street.renderer, street.renderer.render(f"usage/{usage_name}"), text)
     assert dump_db(street) == before
 
 

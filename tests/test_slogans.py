@@ -16,7 +16,7 @@ from ground.timeutil import SHANGHAI, local
 from storage.models import AuditLog, ScheduledItem
 from storage.models_publicity import Slogan, SloganLast, SloganTime
 from tests.conftest import dump_db
-from tests.helpers import collect, fire_due, freeze_clock, run_due
+from tests.helpers import as_answered, collect, fire_due, freeze_clock, run_due
 from tests.onebot import OneBotPeer
 
 # Plugin modules are imported inside tests: NoneBot must be initialised first.
@@ -123,6 +123,7 @@ async def test_bad_input_and_refusals_change_nothing(peer: OneBotPeer, street: R
         ("/标语 时间 08:00,23:00", "23:00 在夜间免打扰时段（22:00-07:00）内"),
     ]:
         sent = await peer.ask(STAFF, text, group_id=WORK)
+        expect = as_answered(street.renderer, expect, text)
         assert sent.text == expect or expect in sent.text, (text, sent.text)
     assert dump_db(street) == before
     refused = street.renderer.render("common/refused")

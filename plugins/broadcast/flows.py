@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot import asks
 from bot.kit import Out, Outcome, Sender, refusal, usage
 from bot.runtime import Runtime
 from bot.scheduler import cancel_items
@@ -57,26 +58,49 @@ _WORDS = {"confirm": "确认", "cancel": "取消"}
 
 async def _the_pending_one(
     rt: Runtime, sender: Sender, text: str, command: str
-) -> int | Outcome:
-    """The number given, or without one the sender's only pending preview; several
-    are listed (the sender picks), none gets the usage."""
+) -> int | asks.Held | Outcome:
+    """What ``/确认`` or ``/取消`` acts on: the broadcast numbered, the held-back
+    command named (``/确认 发起``), or without either the sender's only pending
+    item, a broadcast preview or an ask of this chat; several are listed (the
+    sender picks), none gets the usage."""
     number = service.parse_number(text)
-    if number is not None or text.strip():
-        return number if number is not None else usage(command)
+    if number is not None:
+        return number
+    word = text.strip()
     async with rt.db.read() as s:
-        pending = await service.pending_previews(s, sender.account)
-    if len(pending) == 1:
-        return pending[0].id  # type: ignore[return-value]
-    if pending:
+        held = await asks.held(s, sender, rt.now())
+        pending = [] if word else await service.pending_previews(s, sender.account)
+    if word:
+        named = [h for h in held if h.ask.word == word]
+        if named:
+            return named[0]
+        known = {a.word for a in asks.declared_asks().values()}
+        return Outcome([Out("common/nothing_pending")]) if word in known else usage(command)
+    if len(pending) + len(held) == 1:
+        return held[0] if held else pending[0].id  # type: ignore[return-value]
+    if pending or held:
         return Outcome([Out("broadcast/pending_list",
-                            {"items": pending, "command": _WORDS[command]})])
+                            {"items": pending, "asks": held, "command": _WORDS[command]})])
     return usage(command)
+
+
+async def _run_held(rt: Runtime, sender: Sender, held: asks.Held, confirm: bool) -> Outcome:
+    """A held-back command: taken first (a second /确认 finds nothing), then run."""
+    async with rt.db.write() as s:
+        taken = await asks.take(s, held.id)
+    if not taken:
+        return usage("confirm" if confirm else "cancel")
+    if confirm:
+        return await held.ask.run(rt, sender, held.payload)
+    return Outcome([Out("common/ask_cancelled", {"h": held})])
 
 
 async def confirm_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
     number = await _the_pending_one(rt, sender, text, "confirm")
     if isinstance(number, Outcome):
         return number
+    if isinstance(number, asks.Held):
+        return await _run_held(rt, sender, number, confirm=True)
     if rt.outbox is None:
         return usage("confirm")
     try:
@@ -97,6 +121,8 @@ async def cancel_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
     number = await _the_pending_one(rt, sender, text, "cancel")
     if isinstance(number, Outcome):
         return number
+    if isinstance(number, asks.Held):
+        return await _run_held(rt, sender, number, confirm=False)
     if rt.outbox is None:
         return usage("cancel")
     try:

@@ -14,8 +14,9 @@ them.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from bot import asks
 from bot.kit import Out, Outcome, Sender
 from bot.platforms import Mention
 from bot.runtime import Runtime
@@ -43,10 +44,10 @@ def _usage(name: str, **context) -> Outcome:
     return Outcome([Out(f"usage/{name}", context)])
 
 
-def _error(err: CheckinError | ScopeError, usage: str = "") -> Outcome:
+def _error(err: CheckinError | ScopeError) -> Outcome:
     if isinstance(err, ScopeError):
         return Outcome([Out("common/scope_error", {"code": err.code, "value": err.value})])
-    return Outcome([Out("checkin/error", {"code": err.code, "usage": usage, **err.context})])
+    return Outcome([Out("checkin/error", {"code": err.code, **err.context})])
 
 
 async def _group_scope(rt: Runtime, group: ChatGroup | None) -> Scope:
@@ -64,6 +65,10 @@ def _arm(rt: Runtime, items) -> None:
 
 
 # --- /排查 -----------------------------------------------------------------------------------
+
+# The same title and scope opened again within this long is asked about first.
+TWIN_WINDOW = timedelta(minutes=10)
+ASK_OPEN, ASK_CLOSE = "round_open", "round_close"
 
 
 async def open_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
@@ -94,7 +99,9 @@ async def _resolve(rt: Runtime, group: ChatGroup | None, expr) -> Scope:
         return await resolve_scope(s, expr, base)
 
 
-async def _open_adhoc(rt: Runtime, sender: Sender, rest: str) -> Outcome:
+async def _open_adhoc(
+    rt: Runtime, sender: Sender, rest: str, confirmed: bool = False
+) -> Outcome:
     args = syntax.parse_open(rest)
     now = rt.now()
     deadline = parse_when(args.when, now) if args else None
@@ -104,6 +111,11 @@ async def _open_adhoc(rt: Runtime, sender: Sender, rest: str) -> Outcome:
     try:
         scope = await _resolve(rt, group, args.scope)
         async with rt.db.write() as s:
+            twin = None if confirmed else await service.twin_of(
+                s, args.title, scope, now, TWIN_WINDOW)
+            if twin is not None:
+                await asks.hold(s, sender, ASK_OPEN, {"text": rest, "title": args.title}, now)
+                return Outcome([Out("checkin/ask_open", {"twin": twin, "now": now})])
             opened = await service.open_round(
                 s, actor=sender.account, title=args.title, scope=scope,
                 deadline=deadline, now=now,
@@ -112,6 +124,11 @@ async def _open_adhoc(rt: Runtime, sender: Sender, rest: str) -> Outcome:
         return _error(err)
     _arm(rt, opened.items)
     return Outcome([Out("checkin/opened", {"o": opened, "automatic": False})])
+
+
+async def open_confirmed(rt: Runtime, sender: Sender, payload: dict) -> Outcome:
+    """``/确认`` after the twin question: the same command, opened this time."""
+    return await _open_adhoc(rt, sender, payload["text"], confirmed=True)
 
 
 async def _open_daily(rt: Runtime, sender: Sender, rest: str) -> Outcome:
@@ -149,9 +166,11 @@ async def report_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
     withdrawal = parse_withdraw(text)
     if withdrawal is not None:
         return await _withdraw(rt, sender, withdrawal)
+    if not text.strip():
+        return _usage("checkin_report")
     parsed = parse_report(text)
     if isinstance(parsed, ParseError):
-        return _usage("checkin_report", code=parsed.code)
+        return Outcome([Out("checkin/report_error", {"e": parsed})])
     now = rt.now()
     try:
         # Who the sender is comes from the directory (in memory, checked against
@@ -172,7 +191,7 @@ async def report_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
             if result.note and sender.group_id is not None:
                 await _note_to_staff(rt, s, result, who.name or sender.account)
     except CheckinError as err:
-        return _error(err, usage="checkin_report")
+        return _error(err)
     # In a busy work group the confirmation is addressed to the leader who sent it.
     mentions = (
         (Mention(sender.account, who.name or sender.account),) if sender.group_id else ()
@@ -211,7 +230,7 @@ async def mine_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
 async def _withdraw(rt: Runtime, sender: Sender, ask: Withdraw | ParseError) -> Outcome:
     """``/打卡 撤销 [#N] [单元]``: the sender's own report taken back, history kept."""
     if isinstance(ask, ParseError):
-        return _usage("checkin_report", code=ask.code)
+        return Outcome([Out("checkin/report_error", {"e": ask})])
     now = rt.now()
     who = await _standing(rt, sender, now)
     try:
@@ -240,10 +259,12 @@ async def _note_to_staff(rt: Runtime, s, result, reporter: str) -> None:
 # --- /进度 /未报 /催报 /导出 /结束 ----------------------------------------------------------------
 
 
-async def _round_for(rt: Runtime, sender: Sender, ref: syntax.RoundRef, *, open_only: bool):
+async def _round_for(
+    rt: Runtime, sender: Sender, ref: syntax.RoundRef, *, open_only: bool, pick: bool = True,
+):
     async with rt.db.read() as s:
         group = await group_binding(s, sender.platform, sender.group_id)
-        return await service.find_round(s, ref.number, group, open_only=open_only)
+        return await service.find_round(s, ref.number, group, open_only=open_only, pick=pick)
 
 
 async def progress_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
@@ -337,12 +358,27 @@ async def close_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
     ref = syntax.parse_round_ref(text)
     if ref is None:
         return _usage("checkin_close")
+    return await _close(rt, sender, ref.number, confirmed=False)
+
+
+async def close_confirmed(rt: Runtime, sender: Sender, payload: dict) -> Outcome:
+    """``/确认`` after "还有N个单元未报": that round closed (if still open)."""
+    return await _close(rt, sender, payload["round_id"], confirmed=True)
+
+
+async def _close(rt: Runtime, sender: Sender, number: int | None, confirmed: bool) -> Outcome:
     now = rt.now()
     try:
-        rnd = await _round_for(rt, sender, ref, open_only=True)
+        rnd = await _round_for(rt, sender, syntax.RoundRef(number), open_only=True, pick=False)
         async with rt.db.write() as s:
             fresh = await s.get(type(rnd), rnd.id)
             assert fresh is not None
+            if not confirmed:
+                missing = (await tally.total(s, rnd.id)).missing  # type: ignore[arg-type]
+                if missing:
+                    await asks.hold(s, sender, ASK_CLOSE, {
+                        "round_id": rnd.id, "title": rnd.title, "missing": missing}, now)
+                    return Outcome([Out("checkin/ask_close", {"rnd": fresh, "missing": missing})])
             cancelled = await service.close_round(s, fresh, actor=sender.account, now=now)
             total = await tally.total(s, rnd.id)  # type: ignore[arg-type]
     except CheckinError as err:

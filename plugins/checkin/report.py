@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Literal
 
@@ -20,6 +20,7 @@ from ground.grammar import (
     cn_to_int,
     normalize,
     strip_zero_width,
+    suggestion,
     unit_from_match,
 )
 
@@ -51,10 +52,15 @@ class ParseError:
     * ``note_too_long`` — the 备注 is longer than ``MAX_NOTE_LENGTH`` characters.
 
     Fields are read left to right and the first problem found is reported; ``no_households``
-    is only reported when everything else was readable.
+    is only reported when everything else was readable. ``part`` is the text where
+    reading stopped (up to the next separator, at most ``_PART_LENGTH`` characters), and
+    ``guess`` what it probably meant when it is a field word one edit away
+    (``反区1`` → ``返区1``).
     """
 
     code: ReportErrorCode
+    part: str = ""
+    guess: str | None = None
 
 
 @dataclass(frozen=True)
@@ -99,6 +105,22 @@ _COUNT_FIELDS = MappingProxyType({"返区": "returned", "隔离": "isolated", "�
 _MAX_COUNT_DIGITS = len(str(MAX_COUNT))
 
 _FieldValue = int | UnitRef
+# The words a field starts with, for "did you mean" (NONE_PHRASES are matched whole).
+FIELD_WORDS = (*HOUSEHOLD_VERBS, *_COUNT_FIELDS, "备注")
+_PART_LENGTH = 12
+_PART_END_RE = re.compile(r"[\s,;。:]")
+
+
+def _stopped_at(s: str, pos: int, err: ParseError) -> ParseError:
+    """``err`` with the fragment it is about and, for unknown text, a likely fix."""
+    end = _PART_END_RE.search(s, pos)
+    part = s[pos : end.start() if end else len(s)][:_PART_LENGTH]
+    guess = None
+    if err.code == "unknown_text":
+        word = suggestion(part, FIELD_WORDS)
+        # A field word spelt right but not allowed here (a count in a withdrawal) has no fix.
+        guess = word + part[len(word):] if word and not part.startswith(word) else None
+    return replace(err, part=part, guess=guess)
 
 
 def _count(raw: str | None) -> int | ParseError:
@@ -159,13 +181,14 @@ def _read_fields(
             return fields
         found = _next_field(s, pos)
         if isinstance(found, ParseError):
-            return found
-        name, value, pos = found
+            return _stopped_at(s, pos, found)
+        name, value, end = found
         if only is not None and name not in only:
-            return ParseError("unknown_text")
+            return _stopped_at(s, pos, ParseError("unknown_text"))
         if name in fields:
-            return ParseError("duplicate_field")
+            return _stopped_at(s, pos, ParseError("duplicate_field"))
         fields[name] = value
+        pos = end
 
 
 @dataclass(frozen=True)

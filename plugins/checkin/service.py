@@ -226,6 +226,19 @@ class Submitted:
     alert_groups: list[ChatGroup] = field(default_factory=list)
     community: str = ""
     unchanged: bool = False  # the same figures as the current report, no note: not written
+    running: Running | None = None
+
+
+@dataclass(frozen=True)
+class Running:
+    """The one-line tally of a confirmation: ``1栋：2/2 已报；幸福社区：4/6``."""
+
+    building: str
+    building_reported: int
+    building_units: int
+    community: str
+    community_reported: int
+    community_units: int
 
 
 @dataclass(frozen=True)
@@ -321,6 +334,30 @@ _UNSET_CURRENT = (
     .values(is_current=False)
 )
 _INSERT_REPORT = insert(CheckinReport)
+# The reported share of the unit's building and community in the round: one
+# indexed read of that community's round units (ix_checkinroundunit_community).
+_IN_BUILDING = col(RU.building_id) == bindparam("building_id")
+_RUNNING = (
+    select(
+        func.count().filter(_IN_BUILDING), func.count(_CUR.id).filter(_IN_BUILDING),
+        func.count(), func.count(_CUR.id),
+        select(Community.name).where(col(Community.id) == bindparam("community_id"))
+        .scalar_subquery(),
+    )
+    .select_from(RU)
+    .outerjoin(_CUR, and_(_CUR.round_id == RU.round_id, _CUR.unit_id == RU.unit_id,
+                          _CUR.is_current == true()))
+    .where(col(RU.round_id) == bindparam("round_id"),
+           col(RU.community_id) == bindparam("community_id"))
+)
+
+
+async def _running(conn, cand: _Candidate) -> Running:
+    row = (await conn.execute(_RUNNING, {
+        "round_id": cand.round_id, "community_id": cand.community_id,
+        "building_id": cand.building_id,
+    })).one()
+    return Running(f"{cand.building_no}栋", row[1], row[0], row[4] or "", row[3], row[2])
 
 
 async def _led_units(session: AsyncSession, who: Standing) -> set[int]:
@@ -401,6 +438,7 @@ async def submit_report(
             round_id=cand.round_id, round_title=cand.title, unit_label=cand.label,
             counts=counts, note="", previous=cand.prev, late=False, place=cand.place,
             reporter_name=who.name or who.account, unchanged=True,
+            running=await _running(conn, cand),
         )
     # Amendment: the previous report stays as history, no longer current. The
     # partial unique index needs the old row cleared before the new one lands.
@@ -419,7 +457,7 @@ async def submit_report(
         round_id=cand.round_id, round_title=cand.title, unit_label=cand.label,
         counts=counts, note=report.note, previous=cand.prev,
         late=now > as_utc(cand.deadline), place=cand.place,
-        reporter_name=who.name or who.account,
+        reporter_name=who.name or who.account, running=await _running(conn, cand),
     )
     if counts.abnormal > 0 and (cand.prev is None or cand.prev.abnormal != counts.abnormal):
         result.alert = True
@@ -605,17 +643,27 @@ async def open_rounds(session: AsyncSession, group: ChatGroup | None) -> list[Ch
     return list((await session.exec(stmt)).all())
 
 
+def _round_rank(rnd: CheckinRound) -> tuple[int, datetime, int]:
+    """The order a command without #N picks among open rounds, as /打卡 does."""
+    return (_SCOPE_RANK.get(rnd.scope_kind, len(_SCOPE_RANK)), as_utc(rnd.deadline),
+            rnd.id or 0)
+
+
 async def find_round(
     session: AsyncSession,
     number: int | None,
     group: ChatGroup | None,
     *,
     open_only: bool,
+    pick: bool = False,
 ) -> CheckinRound:
     """``#N`` if given; else the one open round this chat is about.
 
-    With no open round, read-only commands (``open_only=False``) fall back to
-    the latest round: ``/结束`` then ``/导出`` is the usual order.
+    With several open rounds, ``pick`` takes the narrowest, nearest-deadline one
+    (the round /打卡 without #N reports to; the reply names it); without ``pick``
+    (``/结束``, which cannot be undone) the sender must say which. With no open
+    round, read-only commands (``open_only=False``) fall back to the latest
+    round: ``/结束`` then ``/导出`` is the usual order.
     """
     if number is not None:
         rnd = await session.get(CheckinRound, number)
@@ -628,6 +676,8 @@ async def find_round(
     rows = await open_rounds(session, group)
     if len(rows) == 1:
         return rows[0]
+    if len(rows) > 1 and pick:
+        return min(rows, key=_round_rank)
     if len(rows) > 1:
         raise CheckinError("ambiguous_round", unit="", rounds=[r.id for r in rows])
     if not open_only:
@@ -635,6 +685,20 @@ async def find_round(
         if latest is not None:
             return latest
     raise CheckinError("no_open_round", unit="")
+
+
+async def twin_of(
+    session: AsyncSession, title: str, scope: Scope, now: datetime, window: timedelta,
+) -> CheckinRound | None:
+    """An open round with this title and scope opened within ``window``: the same
+    /排查 发起 sent twice (a flaky network) is asked about before it opens again."""
+    stmt = select(CheckinRound).where(
+        CheckinRound.state == ROUND_OPEN, CheckinRound.title == title,
+        CheckinRound.scope_kind == scope.kind,
+        CheckinRound.scope_ids == ",".join(str(i) for i in scope.ids),
+        col(CheckinRound.opened_at) > as_utc(now) - window,
+    ).order_by(col(CheckinRound.id).desc()).limit(1)
+    return (await session.exec(stmt)).first()
 
 
 async def close_round(

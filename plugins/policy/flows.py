@@ -39,15 +39,31 @@ async def _publish(rt: Runtime, sender: Sender, args: PolicyArgs) -> Outcome:
     return Outcome([Out("policy/published", {"pub": pub})])
 
 
+async def _public(rt: Runtime, args: PolicyArgs) -> Outcome:
+    """In a resident group: the notices as that group received them (title and
+    date, never the body, never who published), and nothing is published there."""
+    if args.action == "publish":
+        return refusal(PolicyError("resident_group"))
+    async with rt.db.read() as s:
+        if args.action == "list":
+            policies = await service.latest_policies(s)
+            return Outcome([Out("policy/public_list", {"policies": policies})])
+        try:
+            policy = await service.get_policy(s, args.number)
+        except PolicyError as err:
+            return refusal(err)
+    return Outcome([Out("policy/notice", {"p": policy})])
+
+
 async def policy_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
     parsed = service.parse_args(text)
     if parsed is None:
         return usage("policy")
+    if await _in_resident_group(rt, sender):
+        return await _public(rt, parsed)
     try:
         if parsed.action == "publish":
             return await _publish(rt, sender, parsed)
-        if await _in_resident_group(rt, sender):
-            raise PolicyError("resident_group")
         async with rt.db.read() as s:
             if parsed.action == "list":
                 policies = await service.latest_policies(s)

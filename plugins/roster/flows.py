@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.kit import Out, Outcome, Sender, declared_commands, refusal, suggestion, usage
+from bot.kit import Out, Outcome, Sender, declared_commands, refusal, usage
+from bot.permissions import STAFF_PERM
 from bot.runtime import Runtime
-from ground.grammar import parse_scope, parse_unit, parse_when
+from ground.grammar import parse_scope, parse_unit, parse_when, suggestion
 from messages.mask import scrub
 from plugins._common.lookups import origin_base as group_base
 from plugins.roster import service
@@ -28,17 +29,29 @@ def _reply(template: str, **context) -> Outcome:
 # --- /帮助 /我的信息 ---------------------------------------------------------------------------
 
 
+HELP = "帮助"
+FREQUENT_SHOWN = 4
+
+
 async def help_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
     asked = text.strip().lstrip("/／").split(maxsplit=1)
     if asked:
         return _help_for(asked[0])
     groups: dict[str, list[dict]] = {}
+    lines: dict[str, dict] = {}
     # Everyone's basics first, then each capability's commands, under their headings.
     for spec in sorted(declared_commands(), key=lambda c: c.group != "基础"):
         if await sender.allowed(spec.permission):
             line = rt.renderer.render(f"usage/{spec.usage}").splitlines()[0]
-            groups.setdefault(spec.group, []).append({"name": spec.name, "line": line})
-    return _reply("roster/help", groups=list(groups.items()))
+            lines[spec.name] = {"name": spec.name, "line": line, "daily": spec.daily}
+            groups.setdefault(spec.group, []).append(lines[spec.name])
+    # A leader (not staff) starts with what a leader does every day; then anyone's
+    # own most-used commands; then everything, by heading.
+    daily = [] if await sender.allowed(STAFF_PERM) else [c for c in lines.values() if c["daily"]]
+    used = await rt.usage.most_used(rt.db, sender.account, rt.now(), limit=8)
+    frequent = [lines[n] for n in used if n in lines and n != HELP and lines[n] not in daily]
+    return _reply("roster/help", groups=list(groups.items()), daily=daily,
+                  frequent=frequent[:FREQUENT_SHOWN])
 
 
 def _help_for(name: str) -> Outcome:

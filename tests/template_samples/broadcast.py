@@ -29,6 +29,8 @@ SAMPLES |= {
     "broadcast/pending_list": {
         "items": [SimpleNamespace(id=3, scope_label=H, text=H), SimpleNamespace(id=4,
                   scope_label=H, text="短")],
+        "asks": [SimpleNamespace(ask=SimpleNamespace(word="发起", line="checkin/ask_open_line"),
+                                 payload={"title": H})],
         "command": "确认",
     },
 }

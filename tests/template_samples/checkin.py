@@ -5,7 +5,7 @@ from types import SimpleNamespace as NS
 from tests.template_samples import HOSTILE as H
 from tests.template_samples import NOW
 
-_RND = NS(id=3, title=H, scope_label=H, deadline=NOW, state="open")
+_RND = NS(id=3, title=H, scope_label=H, deadline=NOW, state="open", opened_at=NOW)
 _T = NS(label=H, units=7, reported=4, registered=138, covered=68, returned=1, isolated=2,
         abnormal=1, unit_share=57, household_share=49)
 _LEADERS = [NS(name=H, role=H, accounts=(H,)), NS(name=H, role=H, accounts=())]
@@ -14,6 +14,8 @@ _COUNTS = NS(households=24, returned=0, isolated=1, abnormal=2)
 _SUBMITTED = NS(
     unit_label=H, counts=_COUNTS, note=H, previous=_COUNTS, round_id=3, round_title=H,
     late=True, alert=True, alert_groups=[1], community=H, reporter_name=H, unchanged=False,
+    running=NS(building=H, building_reported=2, building_units=2, community=H,
+               community_reported=4, community_units=6),
 )
 
 SAMPLES = {
@@ -27,8 +29,7 @@ SAMPLES = {
                              "communities": [_T, _T], "grids": [_T], "missing": [_UNIT],
                              "missing_total": 70, "several_communities": True},
     "checkin/daily_stopped": {"d": NS(id=1, title=H)},
-    "checkin/error": {"code": "ambiguous_round", "unit": H, "rounds": [1, 2],
-                      "usage": "checkin_report"},
+    "checkin/error": {"code": "ambiguous_round", "unit": H, "rounds": [1, 2]},
     "checkin/export_ok": {"rnd": _RND, "path": H, "reports": 4, "missing": 3},
     "checkin/export_sent": {"rnd": _RND},
     "checkin/export_private_failed": {"rnd": _RND},
@@ -47,3 +48,10 @@ SAMPLES |= {"checkin/withdrawn": {"w": NS(round_id=3, round_title=H, unit_label=
                                          counts=_COUNTS, restored=_COUNTS)}}
 SAMPLES |= {"checkin/mine": {"rounds": [NS(round_id=3, title=H, deadline=NOW,
                                            reports=[(H, _COUNTS)], missing=[H, H])]}}
+SAMPLES |= {"checkin/report_error": {"e": NS(code="unknown_text", part=H, guess=H)}}
+SAMPLES |= {
+    "checkin/ask_open": {"twin": _RND, "now": NOW},
+    "checkin/ask_close": {"rnd": _RND, "missing": 3},
+    "checkin/ask_open_line": {"p": {"title": H}},
+    "checkin/ask_close_line": {"p": {"round_id": 3, "title": H, "missing": 2}},
+}

@@ -13,6 +13,7 @@ SAMPLES = {
     "policy/remind": {"p": _P},
     "policy/show": {"p": _P, "newer": _P},
     "policy/list": {"policies": [_P, _P]},
+    "policy/public_list": {"policies": [_P, _P]},
     "policy/published": {
         "pub": SimpleNamespace(
             policy=_P, work_groups=[H], resident_groups=[H, H], notice_held_until=NOW,

@@ -6,7 +6,8 @@ from tests.template_samples import HOSTILE as H
 from tests.template_samples import NOW
 
 SAMPLES = {
-    "roster/help": {"groups": [(H, [{"name": H, "line": H}]), ("", [{"name": H, "line": H}])]},
+    "roster/help": {"groups": [(H, [{"name": H, "line": H}]), ("", [{"name": H, "line": H}])],
+                    "daily": [{"name": H, "line": H}], "frequent": [{"name": H, "line": H}]},
     "roster/myinfo": {
         "info": SimpleNamespace(
             account=H, name=H, roles=[(H, H, NOW), (H, H, None)], teams=[H], accounts=[H]
