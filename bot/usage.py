@@ -12,14 +12,21 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import DateTime, bindparam, text
 from sqlmodel import col, select
 
 from ground.timeutil import as_utc
 from storage.db import Database
 from storage.models import CommandUse
 
-FLUSH_EVERY = 50
+FLUSH_EVERY = 200
+# One statement for all pending counts (an upsert both SQLite and PostgreSQL take):
+# the flush holds the write lock for one round trip, not one per account.
+_UPSERT = text(
+    "INSERT INTO commanduse (account, command, uses, last_used) VALUES (:a, :c, :n, :t) "
+    "ON CONFLICT (account, command) DO UPDATE SET uses = commanduse.uses + excluded.uses, "
+    "last_used = excluded.last_used"
+).bindparams(bindparam("t", type_=DateTime()))
 
 
 class UsageCounter:
@@ -36,14 +43,10 @@ class UsageCounter:
             return
         pending, self._pending = self._pending, Counter()
         at = as_utc(now)
+        rows = [{"a": a, "c": c, "n": n, "t": at}
+                for (a, c), n in pending.items()]
         async with db.write() as s:
-            for (account, command), n in pending.items():
-                # Update, else insert: portable, and race-free under the write lock.
-                done = await s.exec(update(CommandUse).where(  # type: ignore[call-overload]
-                    col(CommandUse.account) == account, col(CommandUse.command) == command,
-                ).values(uses=CommandUse.uses + n, last_used=at))
-                if not done.rowcount:
-                    s.add(CommandUse(account=account, command=command, uses=n, last_used=at))
+            await (await s.connection()).execute(_UPSERT, rows)
 
     async def most_used(
         self, db: Database, account: str, now: datetime, limit: int = 5,

@@ -90,10 +90,19 @@ class CheckinReport(SQLModel, table=True):
             unique=True,
             sqlite_where=text("is_current = 1"),
         ),
+        # The running tally of each confirmation counts a community's and a
+        # building's current reports by this index alone (no join per unit).
+        Index(
+            "ix_checkinreport_current_place", "round_id", "community_id", "building_id",
+            sqlite_where=text("is_current = 1"),
+        ),
     )
     id: int | None = Field(default=None, primary_key=True)
     round_id: int = Field(foreign_key="checkinround.id")
     unit_id: int = Field(foreign_key="unit.id")
+    # Copied from the round's unit snapshot (checkinroundunit), for that index.
+    building_id: int | None = None
+    community_id: int | None = None
     reporter: str  # account that sent the report
     households: int
     returned: int = 0

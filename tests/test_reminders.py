@@ -217,7 +217,8 @@ async def test_bad_input_and_refusals_write_nothing(
         assert sent.text == expect or expect in sent.text, (text, sent.text)
         assert dump_db(street) == before, text
     past = await peer.ask(LEADER, "/提醒 2031-03-02 09:00 昨天的会", group_id=WORK)
-    assert past.text.endswith(usage)  # the past-time answer shows the usage too
+    # One sentence naming the problem, not the usage block (issue 12).
+    assert "/提醒" not in past.text.splitlines()[-1] and len(past.text.splitlines()) == 1
     async with street.db.read() as s:
         assert (await s.exec(select(Reminder))).all() == []
     await peer.no_action(0.3)

@@ -226,7 +226,7 @@ class Submitted:
     alert_groups: list[ChatGroup] = field(default_factory=list)
     community: str = ""
     unchanged: bool = False  # the same figures as the current report, no note: not written
-    running: Running | None = None
+    running: Running | None = None  # new reports only
 
 
 @dataclass(frozen=True)
@@ -259,11 +259,21 @@ class _Candidate:
     prev_id: int | None
     prev: Counts | None
     round_scope: str = "all"  # the round's scope kind: the narrowest round wins
+    # Units and current reports of the unit's building and community in the round,
+    # before this report: the running tally of the confirmation.
+    place_counts: tuple[int, int, int, int] = (0, 0, 0, 0)
+    community_name: str = ""
 
     @classmethod
     def of(cls, row) -> _Candidate:
         prev = Counts(*row[12:16]) if row[11] is not None else None
-        return cls(*row[:12], prev, row[16])
+        return cls(*row[:12], prev, row[16], tuple(row[17:21]), row[21] or "")
+
+    def running_after_report(self) -> Running:
+        """The tally once this unit's first report is in."""
+        b_units, b_reported, c_units, c_reported = self.place_counts
+        return Running(f"{self.building_no}栋", b_reported + 1, b_units,
+                       self.community_name, c_reported + 1, c_units)
 
     def narrowness(self) -> tuple[int, datetime, int]:
         """How a report without #N picks among open rounds: narrowest scope, then
@@ -288,9 +298,26 @@ class _Candidate:
 _SCOPE_RANK = {"unit": 0, "building": 1, "buildings": 2, "grid": 3, "community": 4, "all": 5}
 
 
+_RU_PLACE = aliased(CheckinRoundUnit, name="ru_place")
+_R_PLACE = aliased(CheckinReport, name="r_place")
+
+
+def _place_count(model, building: bool, current: bool = False):
+    """A count over one index range, correlated with the candidate's round unit:
+    2,000 units in a community cost what 20 do."""
+    stmt = select(func.count()).select_from(model).where(
+        model.round_id == RU.round_id, model.community_id == RU.community_id)
+    if building:
+        stmt = stmt.where(model.building_id == RU.building_id)
+    if current:
+        stmt = stmt.where(model.is_current == true())
+    return stmt.scalar_subquery()
+
+
 def _candidates_stmt(by_round: bool, by_number: bool):
     """Built once per shape: /打卡 is the hot path and SQLAlchemy statement
-    construction costs as much as the query itself."""
+    construction costs as much as the query itself. The running tally rides along
+    (each statement is a round trip to the database thread)."""
     stmt = (
         select(
             RU.round_id, RU.unit_id, RU.building_id, RU.grid_id, RU.community_id, RU.households,
@@ -298,6 +325,12 @@ def _candidates_stmt(by_round: bool, by_number: bool):
             Building.number, Unit.number,
             _CUR.id, _CUR.households, _CUR.returned, _CUR.isolated, _CUR.abnormal,
             CheckinRound.scope_kind,
+            _place_count(_RU_PLACE, building=True),
+            _place_count(_R_PLACE, building=True, current=True),
+            _place_count(_RU_PLACE, building=False),
+            _place_count(_R_PLACE, building=False, current=True),
+            select(Community.name).where(col(Community.id) == RU.community_id)
+            .scalar_subquery(),
         )
         .select_from(RU)
         .join(CheckinRound, col(CheckinRound.id) == RU.round_id)
@@ -334,32 +367,6 @@ _UNSET_CURRENT = (
     .values(is_current=False)
 )
 _INSERT_REPORT = insert(CheckinReport)
-# The reported share of the unit's building and community in the round: one
-# indexed read of that community's round units (ix_checkinroundunit_community).
-_IN_BUILDING = col(RU.building_id) == bindparam("building_id")
-_RUNNING = (
-    select(
-        func.count().filter(_IN_BUILDING), func.count(_CUR.id).filter(_IN_BUILDING),
-        func.count(), func.count(_CUR.id),
-        select(Community.name).where(col(Community.id) == bindparam("community_id"))
-        .scalar_subquery(),
-    )
-    .select_from(RU)
-    .outerjoin(_CUR, and_(_CUR.round_id == RU.round_id, _CUR.unit_id == RU.unit_id,
-                          _CUR.is_current == true()))
-    .where(col(RU.round_id) == bindparam("round_id"),
-           col(RU.community_id) == bindparam("community_id"))
-)
-
-
-async def _running(conn, cand: _Candidate) -> Running:
-    row = (await conn.execute(_RUNNING, {
-        "round_id": cand.round_id, "community_id": cand.community_id,
-        "building_id": cand.building_id,
-    })).one()
-    return Running(f"{cand.building_no}栋", row[1], row[0], row[4] or "", row[3], row[2])
-
-
 async def _led_units(session: AsyncSession, who: Standing) -> set[int]:
     units = set(who.unit_ids)
     if who.building_ids:
@@ -438,7 +445,6 @@ async def submit_report(
             round_id=cand.round_id, round_title=cand.title, unit_label=cand.label,
             counts=counts, note="", previous=cand.prev, late=False, place=cand.place,
             reporter_name=who.name or who.account, unchanged=True,
-            running=await _running(conn, cand),
         )
     # Amendment: the previous report stays as history, no longer current. The
     # partial unique index needs the old row cleared before the new one lands.
@@ -448,6 +454,7 @@ async def submit_report(
         _INSERT_REPORT,
         {
             "round_id": cand.round_id, "unit_id": cand.unit_id, "reporter": who.account,
+            "building_id": cand.building_id, "community_id": cand.community_id,
             "households": counts.households, "returned": counts.returned,
             "isolated": counts.isolated, "abnormal": counts.abnormal, "note": report.note,
             "reported_at": now, "is_current": True,
@@ -457,8 +464,10 @@ async def submit_report(
         round_id=cand.round_id, round_title=cand.title, unit_label=cand.label,
         counts=counts, note=report.note, previous=cand.prev,
         late=now > as_utc(cand.deadline), place=cand.place,
-        reporter_name=who.name or who.account, running=await _running(conn, cand),
+        reporter_name=who.name or who.account,
     )
+    if cand.prev is None:  # a new report moves the tally its confirmation shows
+        result.running = cand.running_after_report()
     if counts.abnormal > 0 and (cand.prev is None or cand.prev.abnormal != counts.abnormal):
         result.alert = True
         result.alert_groups = alert_targets(await staff_groups(session), cand.place)

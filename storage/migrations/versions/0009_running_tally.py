@@ -1,5 +1,7 @@
-"""the running tally of a check-in confirmation (1栋：2/2 已报；幸福社区：4/6) reads a
-round's units of one community: an index on (round_id, community_id, building_id);
+"""the running tally of a check-in confirmation (1栋：2/2 已报；幸福社区：4/6) counts a
+round's units and current reports of one building and community by index alone:
+an index on checkinroundunit (round_id, community_id, building_id), and the unit's
+building and community copied onto checkinreport with a partial index;
 the commands held back for /确认 (pendingask); how often each account uses each
 command, for /帮助 (commanduse)
 
@@ -21,6 +23,20 @@ def upgrade() -> None:
     op.create_index(
         "ix_checkinroundunit_community", "checkinroundunit",
         ["round_id", "community_id", "building_id"],
+    )
+    with op.batch_alter_table("checkinreport") as batch_op:
+        batch_op.add_column(sa.Column("building_id", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("community_id", sa.Integer(), nullable=True))
+    op.execute(
+        "UPDATE checkinreport SET "
+        "building_id = (SELECT ru.building_id FROM checkinroundunit ru "
+        "WHERE ru.round_id = checkinreport.round_id AND ru.unit_id = checkinreport.unit_id), "
+        "community_id = (SELECT ru.community_id FROM checkinroundunit ru "
+        "WHERE ru.round_id = checkinreport.round_id AND ru.unit_id = checkinreport.unit_id)"
+    )
+    op.create_index(
+        "ix_checkinreport_current_place", "checkinreport",
+        ["round_id", "community_id", "building_id"], sqlite_where=sa.text("is_current = 1"),
     )
     op.create_table(
         "pendingask",
@@ -49,4 +65,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("commanduse")
     op.drop_table("pendingask")
+    op.drop_index("ix_checkinreport_current_place", table_name="checkinreport")
+    with op.batch_alter_table("checkinreport") as batch_op:
+        batch_op.drop_column("community_id")
+        batch_op.drop_column("building_id")
     op.drop_index("ix_checkinroundunit_community", table_name="checkinroundunit")
