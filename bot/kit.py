@@ -106,6 +106,9 @@ class Command:
     bare: Callable[[str], bool] | None = None
     # What a leader does every day: first in a leader's /帮助.
     daily: bool = False
+    # Words people type for a form of this command ("/撤回" meaning "/打卡 撤销"):
+    # the unknown-command answer suggests that form, not the nearest name.
+    meant_by: tuple[tuple[str, str], ...] = ()
 
 
 class CommandError(ValueError):

@@ -95,6 +95,7 @@ def install() -> type[Matcher]:
                   arg.extract_plain_text() if arg is not None else "")
 
     names = sorted(key[0] for key in table)
+    meant = {word: form for c in table.values() for word, form in c.meant_by}
 
     forms = bare_forms(table)
 
@@ -126,8 +127,9 @@ def install() -> type[Matcher]:
             await run(bot, event, *found)
             return
         # A mistyped /word, echoed masked: a phone number typed after "/" stays private.
+        guess = next((meant[w] for w in meant if found.startswith(w)), None)
         await answer(bot, event, UNKNOWN_TEMPLATE, typed=scrub(found),
-                     guess=suggestion(found, names))
+                     guess=guess or suggestion(found, names))
 
     return router
 

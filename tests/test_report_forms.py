@@ -322,3 +322,38 @@ async def test_a_round_with_an_afternoon_deadline(peer: OneBotPeer, street: Runt
     await peer.ask(ADMIN, "/绑定群 幸福社区 工作群", group_id=WORK)
     sent = await peer.ask(ADMIN, "/排查 发起 今日返区人员排查 截止 下午6点", group_id=WORK)
     assert "已发起排查 #1" in sent.text and "18:00" in sent.text, sent.text
+
+
+ERRORS = [
+    # typed in the work group, the whole reply (one line naming the part, and a pointer)
+    ("/打卡 已排查18户 反区1", "看不懂“反区1”，是不是“返区1”？\n发送 /帮助 打卡 查看写法"),
+    ("/打卡 已排查18户 返区0 👍", "看不懂“👍”，备注请写在“备注”之后。\n发送 /帮助 打卡 查看写法"),
+    ("/打卡 已排查18户 隔梨1", "看不懂“隔梨1”，是不是“隔离1”？\n发送 /帮助 打卡 查看写法"),
+    ("/打卡 已排查18户 返区abc",
+     "“返区abc”里的数字没有看懂，请用 0、1、2… 或 一、二、三…\n发送 /帮助 打卡 查看写法"),
+    ("/打卡 3栋 已排查5户", "看不懂单元“3栋”，请写成 3栋2单元 或 3-2。\n发送 /帮助 打卡 查看写法"),
+    ("/打卡 18户 18户", "“18户”写了两次，每项请只写一次。\n发送 /帮助 打卡 查看写法"),
+    ("/打卡 返区1", "没有看到户数，请写“已排查<数字>户”，例如 /打卡 3栋2单元 已排查24户。"),
+    ("/排查 发起 返乡排查 截止 后年",
+     "没有看懂“发起 返乡排查 截止 后年”。写法：/排查 发起 <标题> 截止 <时间> [范围 <范围>]\n"
+     "发送 /帮助 排查 查看例子"),
+    ("/排查 每天 排查 18:00-10:00",
+     "没有看懂“每天 排查 18:00-10:0…”。写法：/排查 每天 <标题> <开始>-<截止> [范围 <范围>]\n"
+     "发送 /帮助 排查 查看例子"),
+    ("/进度 abc", "没有看懂“abc”。写法：/进度 [#N]\n发送 /帮助 进度 查看例子"),
+]
+
+
+@pytest.mark.parametrize(("typed", "reply"), ERRORS)
+async def test_a_refusal_is_one_line_naming_the_part(
+    peer: OneBotPeer, street: Runtime, typed: str, reply: str
+) -> None:
+    await peer.ask(ADMIN, "/绑定群 幸福社区 工作群", group_id=WORK)
+    await peer.ask(ADMIN, OPEN, group_id=WORK)
+    before = dump_db(street)
+    sent = await peer.ask(ADMIN if typed.startswith("/排查") else LEADER, typed, group_id=WORK)
+    assert sent.text == reply
+    assert dump_db(street) == before
+    if typed.startswith("/打卡"):  # the bare command still gets the whole usage
+        bare = await peer.ask(LEADER, "/打卡", group_id=WORK)
+        assert bare.text == street.renderer.render("usage/checkin_report")

@@ -103,3 +103,22 @@ def test_db_upgrade_and_backup_cli(tmp_path: Path) -> None:
     finally:
         conn.close()
     assert {"community", "unit", "rolegrant", "chatgroup", "auditlog"} <= tables
+
+
+def test_the_migrations_build_exactly_the_models_schema(tmp_path: Path) -> None:
+    """One truth for the schema: a database migrated to head has every table, column,
+    index and constraint the models declare, and nothing else (alembic's own diff)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy import create_engine
+    from sqlmodel import SQLModel
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'head.db'}"
+    migrate.upgrade(url)
+    engine = create_engine(f"sqlite:///{tmp_path / 'head.db'}")
+    try:
+        with engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+    finally:
+        engine.dispose()
+    assert diff == []
