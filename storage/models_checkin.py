@@ -108,6 +108,11 @@ class CheckinReport(SQLModel, table=True):
     returned: int = 0
     isolated: int = 0
     abnormal: int = 0
+    # Households not screened for a reason: 空置 (vacant), 外出 (away, reached by
+    # phone), 拒访 (refused). Coverage counts them; 拒访 is listed for staff.
+    vacant: int = 0
+    away: int = 0
+    refused: int = 0
     note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     reported_at: datetime = Field(default_factory=utcnow)
     is_current: bool = True

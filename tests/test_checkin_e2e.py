@@ -135,7 +135,7 @@ async def test_round_end_to_end(peer: OneBotPeer, street: Runtime, outbox) -> No
     lines = sent.text.splitlines()
     assert lines[0] == "#1「来自A地区人员排查」进度"
     assert "单元：已报 4/7（57%）" in lines
-    assert "户数：已排查 68/138（49%）" in lines
+    assert "户数：已覆盖 68/138（49%）" in lines
     assert "合计：返区 1，隔离 2，异常 1" in lines
     slow = lines[lines.index("进度最慢的楼栋：") + 1 :]
     assert slow == ["4栋：已报 0/1 个单元", "2栋：已报 1/2 个单元", "3栋：已报 1/2 个单元"]
@@ -171,13 +171,16 @@ async def test_round_end_to_end(peer: OneBotPeer, street: Runtime, outbox) -> No
             )
         ).all()
     exported = {(r[4], r[5]): r for r in report_rows[1:]}
+    at = {name: i for i, name in enumerate(report_rows[0])}
     assert len(exported) == len(db_rows) == 4
     by_unit = {1: ("1栋", "1单元"), 2: ("1栋", "2单元"), 4: ("2栋", "2单元"), 6: ("3栋", "2单元")}
     for r in db_rows:
         row = exported[by_unit[r.unit_id]]
-        assert row[7:11] == (r.households, r.returned, r.isolated, r.abnormal)
-        assert (row[11] or "") == r.note and row[13] == r.reporter
-    assert exported[("1栋", "2单元")][15] == 2  # two submissions, the amendment counts
+        figures = ("已排查户数", "空置", "外出", "拒访", "返区", "隔离", "异常")
+        assert [row[at[k]] for k in figures] == [
+            r.households, r.vacant, r.away, r.refused, r.returned, r.isolated, r.abnormal]
+        assert (row[at["备注"]] or "") == r.note and row[at["报告账号"]] == r.reporter
+    assert exported[("1栋", "2单元")][at["提交次数"]] == 2  # two submissions, the amendment counts
     assert [(r[4], r[5]) for r in missing_rows[1:]] == [
         ("2栋", "1单元"), ("3栋", "1单元"), ("4栋", "1单元"),
     ]

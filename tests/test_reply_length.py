@@ -49,6 +49,7 @@ EXEMPT: dict[str, str] = {
     "assist/list": "a list: the open 协查函",
     "broadcast/pending_list": "a list: the pending previews and asks",
     "checkin/open_list": "a list: the open rounds",
+    "checkin/relay_list": "a list: one line per refused 接龙 line",
     "duties/list": "a list: the duties",
     "incidents/list": "a list: the open incidents",
     "policy/list": "a list: the policies",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from bot.asks import Ask
 from bot.kit import Command, Outcome, Sender, deliver, no_arguments, plugin_meta, sender_of
 from bot.permissions import LEADER_PERM, STAFF_PERM
-from plugins.checkin import flows, jobs
+from plugins.checkin import flows, jobs, relay
 
 __plugin_meta__ = plugin_meta(
     "checkin", "Screening rounds: open, report, progress, chase laggards, export, close.",
@@ -14,6 +14,9 @@ __plugin_meta__ = plugin_meta(
     Command("打卡", LEADER_PERM, "checkin_report", flow=flows.report_cmd,
             bare=flows.takes_report, daily=True,
             meant_by=(("撤回", "打卡 撤销"), ("撤消", "打卡 撤销"))),
+    # A pasted 接龙 list: /接龙 [#N] or #接龙, then one numbered line per unit.
+    Command("接龙", LEADER_PERM, "checkin_relay", flow=flows.relay_cmd,
+            aliases=relay.HEADS, bare=flows.takes_relay),
     Command("我的打卡", LEADER_PERM, "checkin_mine", flow=flows.mine_cmd,
             bare=no_arguments, daily=True),
     Command("进度", LEADER_PERM, "checkin_progress", flow=flows.progress_cmd,

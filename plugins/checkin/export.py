@@ -23,7 +23,8 @@ REPORT_SHEET = "报告"
 MISSING_SHEET = "未报"
 REPORT_HEADER = [
     "轮次", "标题", "社区", "网格", "楼栋", "单元", "登记户数", "已排查户数",
-    "返区", "隔离", "异常", "备注", "报告人", "报告账号", "报告时间", "提交次数",
+    "空置", "外出", "拒访", "返区", "隔离", "异常", "备注", "报告人", "报告账号", "报告时间",
+    "提交次数",
 ]  # fmt: skip
 MISSING_HEADER = ["轮次", "标题", "社区", "网格", "楼栋", "单元", "登记户数", "单元长", "楼长"]
 
@@ -47,7 +48,8 @@ def build_workbook(
     for r in reports:
         ws.append(safe_row([
             round_id, title, r.community, r.grid, f"{r.building}栋", f"{r.unit}单元",
-            r.registered, r.households, r.returned, r.isolated, r.abnormal,
+            r.registered, r.households, r.vacant, r.away, r.refused,
+            r.returned, r.isolated, r.abnormal,
             r.note, r.reporter_name, r.reporter,
             local(r.reported_at).strftime("%Y-%m-%d %H:%M:%S"), r.submissions,
         ]))

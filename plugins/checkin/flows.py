@@ -14,6 +14,8 @@ them.
 from __future__ import annotations
 
 import asyncio
+import re
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from bot import asks
@@ -23,7 +25,7 @@ from bot.runtime import Runtime
 from ground.grammar import parse_when
 from messages.mask import scrub
 from plugins._common.lookups import origin_group as _binding
-from plugins.checkin import export, notify, service, syntax, tally
+from plugins.checkin import export, notify, relay, service, syntax, tally
 from plugins.checkin.report import ParseError, Report, Withdraw, parse_report, parse_withdraw
 from plugins.checkin.service import CheckinError
 from storage.models import ChatGroup, CheckinRound
@@ -179,17 +181,7 @@ async def report_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
         # cannot both be "current".
         who = await _standing(rt, sender, now)
         async with rt.db.write() as s:
-            result = await service.submit_report(
-                s, who=who, report=parsed, now=now,
-                group=lambda: group_binding(s, sender.platform, sender.group_id),
-            )
-            # The 异常 alert commits with the report it is about.
-            await notify.queue(
-                rt, s, notify.abnormal_pushes(result), source=notify.source_of(result.round_id),
-                priority=notify.ALERT_PRIORITY,
-            )
-            if result.note and sender.group_id is not None:
-                await _note_to_staff(rt, s, result, who.name or sender.account)
+            result = await _record(rt, s, sender, who, parsed, now)
     except CheckinError as err:
         return _error(err)
     # In a busy work group the confirmation is addressed to the leader who sent it.
@@ -199,6 +191,88 @@ async def report_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
     return Outcome([Out(
         "checkin/report_ok", {"r": result, "private": sender.group_id is None}, mentions
     )])
+
+
+async def _record(
+    rt: Runtime, s, sender: Sender, who: Standing, parsed: Report, now: datetime,
+) -> service.Submitted:
+    """One check-in in the caller's write transaction, with what it sets off: the
+    异常 and 拒访 alerts and the private 备注 commit with the report they are about."""
+    result = await service.submit_report(
+        s, who=who, report=parsed, now=now,
+        group=lambda: group_binding(s, sender.platform, sender.group_id),
+    )
+    await notify.queue(
+        rt, s, notify.abnormal_pushes(result), source=notify.source_of(result.round_id),
+        priority=notify.ALERT_PRIORITY,
+    )
+    if result.note and sender.group_id is not None:
+        await _note_to_staff(rt, s, result, who.name or sender.account)
+    return result
+
+
+# --- /接龙 -----------------------------------------------------------------------------------
+
+_RELAY_ROUND = re.compile(r"^\s*[#＃]\s?([0-9]{1,7})(?![0-9])")
+
+
+@dataclass
+class RelayResult:
+    new: int = 0
+    amended: int = 0
+    same: int = 0
+    failed: list[tuple[relay.Item, str, dict]] = field(default_factory=list)  # item, why, ctx
+
+
+async def relay_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
+    """``/接龙 [#N]`` or ``#接龙``, then numbered lines: each a /打卡 for its unit, in
+    one transaction; a refused line writes nothing and does not stop the others,
+    and posting the same list again records nothing new."""
+    head, *lines = text.replace("\r\n", "\n").split("\n")
+    # The first line is the round and a title, or (NoneBot strips the newline right
+    # after the command) already the first item.
+    found = relay.items([head, *lines])[: relay.MAX_ITEMS]
+    if not found:
+        return _usage("checkin_relay")
+    m = _RELAY_ROUND.match(head)
+    round_no = int(m.group(1)) if m else None
+    now = rt.now()
+    who = await _standing(rt, sender, now)
+    done = RelayResult()
+    seen: dict[str, int] = {}
+    async with rt.db.write() as s:
+        for item in found:
+            parsed = item.report
+            if isinstance(parsed, ParseError):
+                done.failed.append((item, "parse", {"e": parsed}))
+                continue
+            if parsed.round_no is None and round_no is not None:
+                parsed = replace(parsed, round_no=round_no)
+            unit = str(parsed.unit) if parsed.unit is not None else ""
+            if unit and unit in seen:
+                done.failed.append((item, "twice", {"first": seen[unit]}))
+                continue
+            try:
+                result = await _record(rt, s, sender, who, parsed, now)
+            except CheckinError as err:
+                done.failed.append((item, err.code, {"code": err.code, **err.context}))
+                continue
+            seen[unit or result.unit_label] = item.number
+            if result.unchanged:
+                done.same += 1
+            elif result.previous is not None:
+                done.amended += 1
+            else:
+                done.new += 1
+    mentions = (
+        (Mention(sender.account, who.name or sender.account),) if sender.group_id else ()
+    )
+    return Outcome([Out("checkin/relay_list", {"d": done}, mentions)])
+
+
+def takes_relay(rest: str) -> bool:
+    """``#接龙`` without a slash: only with at least one numbered line after it."""
+    return relay.is_relay(rest)
 
 
 def takes_report(rest: str) -> bool:

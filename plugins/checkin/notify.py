@@ -186,7 +186,10 @@ async def staff_summary(
 
 def abnormal_pushes(result: service.Submitted) -> list[Push]:
     out = Out("checkin/abnormal_alert", {"r": result})
-    return [Push(g, out) for g in result.alert_groups]
+    pushes = [Push(g, out) for g in result.alert_groups]
+    # A 拒访 is a gap staff must follow up: 数据统计排查组 hears of it at once.
+    refusal = Out("checkin/refusal_alert", {"r": result})
+    return pushes + [Push(g, refusal) for g in result.refusal_groups]
 
 
 async def announce_round(

@@ -1,5 +1,6 @@
-"""The report grammar of ``/打卡``: ``[#N] [<单元>] 已排查<n>户 [返区<n>] [隔离<n>] [异常<n>]
-[备注 <text>]`` in any order. Pure functions, built on the ground floor's numerals and units.
+"""The report grammar of ``/打卡``: ``[#N] [<单元>] 已排查<n>户 [返区<n>] [隔离<n>]
+[异常<n>] [空置<n>] [外出<n>] [拒访<n>] [备注 <text>]`` in any order. Pure functions,
+built on the ground floor's numerals and units.
 """
 
 from __future__ import annotations
@@ -74,6 +75,9 @@ class Report:
     isolated: int = 0
     abnormal: int = 0
     note: str = ""
+    vacant: int = 0
+    away: int = 0
+    refused: int = 0
 
 
 # 备注 is located in the raw text (after dropping zero-width characters) so the note keeps the
@@ -92,14 +96,22 @@ _HOUSEHOLDS_KEY_RE = re.compile(
     rf"(?:{'|'.join(HOUSEHOLD_VERBS)})\s?[:=]?\s?(?P<n>{NUM})?(?:\s?[户人])?"
 )
 _HOUSEHOLDS_BARE_RE = re.compile(rf"(?P<n>{NUM})\s?户")
-_COUNT_FIELD_RE = re.compile(rf"(?P<key>返区|隔离|异常)\s?[:=]?\s?(?P<n>{NUM}|无)?(?:\s?[人户])?")
+_COUNT_FIELD_RE = re.compile(
+    rf"(?P<key>返区|隔离|异常|空置|外出|拒访)\s?[:=]?\s?(?P<n>{NUM}|无)?(?:\s?[人户])?"
+)
 # "No abnormal cases" said as a phrase: the count is 0.
 NONE_PHRASES = MappingProxyType({
     "无异常": "abnormal", "没有异常": "abnormal", "均无异常": "abnormal",
     "无返区": "returned", "没有返区": "returned", "无隔离": "isolated", "没有隔离": "isolated",
+    "无空置": "vacant", "无外出": "away", "无拒访": "refused", "没有拒访": "refused",
 })
 _NONE_PHRASE_RE = re.compile("|".join(sorted(NONE_PHRASES, key=len, reverse=True)))
-_COUNT_FIELDS = MappingProxyType({"返区": "returned", "隔离": "isolated", "异常": "abnormal"})
+# 空置 (vacant), 外出 (away, reached by phone) and 拒访 (refused) are households not
+# screened for a reason: they count toward coverage, 拒访 is listed for staff.
+_COUNT_FIELDS = MappingProxyType({
+    "返区": "returned", "隔离": "isolated", "异常": "abnormal",
+    "空置": "vacant", "外出": "away", "拒访": "refused",
+})
 # More digits than this cannot be <= MAX_COUNT; checked before int() so that a pasted wall of
 # digits is "too_large" rather than a conversion error.
 _MAX_COUNT_DIGITS = len(str(MAX_COUNT))
@@ -228,9 +240,9 @@ def parse_report(text: str) -> Report | ParseError:
     * households: one of ``HOUSEHOLD_VERBS`` (``已排查``, ``已经排查``, ``排查了``, ``排查完毕``,
       ``查了``, ``共`` …) then the count, or ``<n>户``; 户 (or 人) after the count is optional
       after a verb.
-    * ``返区`` ``隔离`` ``异常``: optional ``:``, then a number or ``无`` (= 0), optionally
-      followed by 人 or 户; or a phrase of ``NONE_PHRASES`` (``无异常``, ``没有异常`` …) for 0.
-      Absent ones are 0.
+    * ``返区`` ``隔离`` ``异常`` ``空置`` ``外出`` ``拒访``: optional ``:``, then a number or
+      ``无`` (= 0), optionally followed by 人 or 户; or a phrase of ``NONE_PHRASES``
+      (``无异常``, ``没有异常`` …) for 0. Absent ones are 0.
     * fields come in any order, separated by spaces, ``,`` ``，`` ``、`` ``;`` ``；`` ``。`` or
       nothing at all (``3栋2单元已排查24户返区0隔离1异常0``).
     * ``备注`` (also ``备注:`` / ``备注：``) ends the fields: everything after it is the note,
@@ -264,6 +276,9 @@ def parse_report(text: str) -> Report | ParseError:
         isolated=counts.get("isolated", 0),
         abnormal=counts.get("abnormal", 0),
         note=note,
+        vacant=counts.get("vacant", 0),
+        away=counts.get("away", 0),
+        refused=counts.get("refused", 0),
     )
 
 

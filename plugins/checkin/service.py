@@ -205,10 +205,29 @@ async def _building_labels(session: AsyncSession, round_id: int) -> list[str]:
 
 @dataclass(frozen=True)
 class Counts:
-    households: int
+    households: int  # screened
     returned: int
     isolated: int
     abnormal: int
+    vacant: int = 0
+    away: int = 0
+    refused: int = 0
+
+    @classmethod
+    def of(cls, r) -> Counts:
+        """From a parsed ``Report`` or a ``CheckinReport`` row."""
+        return cls(r.households, r.returned, r.isolated, r.abnormal, r.vacant, r.away,
+                   r.refused)
+
+    @property
+    def exempt(self) -> int:
+        """Not screened for a reason that closes the gap: vacant or away."""
+        return self.vacant + self.away
+
+    @property
+    def reached(self) -> int:
+        """What coverage counts: screened, exempt and refused households."""
+        return self.households + self.exempt + self.refused
 
 
 @dataclass
@@ -226,6 +245,7 @@ class Submitted:
     alert_groups: list[ChatGroup] = field(default_factory=list)
     community: str = ""
     unchanged: bool = False  # the same figures as the current report, no note: not written
+    refusal_groups: list[ChatGroup] = field(default_factory=list)  # a new 拒访: staff hear
     running: Running | None = None  # new reports only
 
 
@@ -266,7 +286,7 @@ class _Candidate:
 
     @classmethod
     def of(cls, row) -> _Candidate:
-        prev = Counts(*row[12:16]) if row[11] is not None else None
+        prev = Counts(*row[12:16], *row[22:25]) if row[11] is not None else None
         return cls(*row[:12], prev, row[16], tuple(row[17:21]), row[21] or "")
 
     def running_after_report(self) -> Running:
@@ -331,6 +351,7 @@ def _candidates_stmt(by_round: bool, by_number: bool):
             _place_count(_R_PLACE, building=False, current=True),
             select(Community.name).where(col(Community.id) == RU.community_id)
             .scalar_subquery(),
+            _CUR.vacant, _CUR.away, _CUR.refused,
         )
         .select_from(RU)
         .join(CheckinRound, col(CheckinRound.id) == RU.round_id)
@@ -433,12 +454,12 @@ async def submit_report(
     cand = min(chosen, key=_Candidate.narrowness)
     if not await may_report(session, who, cand.unit()):
         raise CheckinError("not_leader", unit=cand.label)
-    if report.households > cand.households:
+    counts = Counts.of(report)
+    if counts.reached > cand.households:
         raise CheckinError(
             "over_count", unit=cand.label, registered=cand.households,
-            reported=report.households,
+            reported=counts.households, counts=counts,
         )
-    counts = Counts(report.households, report.returned, report.isolated, report.abnormal)
     if cand.prev == counts and not report.note:
         # A resend (a flaky network, a second tap): nothing to correct, nothing written.
         return Submitted(
@@ -456,8 +477,9 @@ async def submit_report(
             "round_id": cand.round_id, "unit_id": cand.unit_id, "reporter": who.account,
             "building_id": cand.building_id, "community_id": cand.community_id,
             "households": counts.households, "returned": counts.returned,
-            "isolated": counts.isolated, "abnormal": counts.abnormal, "note": report.note,
-            "reported_at": now, "is_current": True,
+            "isolated": counts.isolated, "abnormal": counts.abnormal,
+            "vacant": counts.vacant, "away": counts.away, "refused": counts.refused,
+            "note": report.note, "reported_at": now, "is_current": True,
         },
     )
     result = Submitted(
@@ -468,11 +490,18 @@ async def submit_report(
     )
     if cand.prev is None:  # a new report moves the tally its confirmation shows
         result.running = cand.running_after_report()
-    if counts.abnormal > 0 and (cand.prev is None or cand.prev.abnormal != counts.abnormal):
+    prev = cand.prev
+    new_abnormal = counts.abnormal > 0 and (prev is None or prev.abnormal != counts.abnormal)
+    new_refusal = counts.refused > 0 and (prev is None or prev.refused != counts.refused)
+    if new_abnormal or new_refusal:
+        groups = await staff_groups(session)
+        result.community = cand.community_name
+    if new_abnormal:
         result.alert = True
-        result.alert_groups = alert_targets(await staff_groups(session), cand.place)
-        community = await session.get(Community, cand.community_id)
-        result.community = community.name if community else ""
+        result.alert_groups = alert_targets(groups, cand.place)
+    if new_refusal:  # a gap that needs staff: 数据统计排查组, else the work group
+        result.refusal_groups = unique(
+            team_groups(groups, STAFF_TEAM, cand.place) or closest_work_groups(groups, cand.place))
     return result
 
 
@@ -497,7 +526,8 @@ async def my_reports(session: AsyncSession, who: Standing) -> list[MyRound]:
     for rnd in rounds:
         rows = (await session.exec(
             select(RU.unit_id, Building.number, Unit.number, _CUR.reporter, _CUR.households,
-                   _CUR.returned, _CUR.isolated, _CUR.abnormal)
+                   _CUR.returned, _CUR.isolated, _CUR.abnormal, _CUR.vacant, _CUR.away,
+                   _CUR.refused)
             .join(Unit, col(Unit.id) == RU.unit_id)
             .join(Building, col(Building.id) == Unit.building_id)
             .outerjoin(_CUR, and_(_CUR.round_id == RU.round_id, _CUR.unit_id == RU.unit_id,
@@ -572,11 +602,8 @@ async def withdraw(
         before.is_current = True
     await audit(session, who.account, "checkin_withdraw",
                 f"round={report.round_id} unit={report.unit_id} report={report.id}", at=now)
-    counts = Counts(report.households, report.returned, report.isolated, report.abnormal)
-    restored = (
-        Counts(before.households, before.returned, before.isolated, before.abnormal)
-        if before is not None else None
-    )
+    counts = Counts.of(report)
+    restored = Counts.of(before) if before is not None else None
     return Withdrawn(report.round_id, title, f"{building_no}栋{unit_no}单元", counts, restored)
 
 
@@ -816,6 +843,9 @@ class ReportRow:
     reporter: str
     reported_at: datetime
     submissions: int
+    vacant: int = 0
+    away: int = 0
+    refused: int = 0
 
 
 async def current_reports(session: AsyncSession, round_id: int) -> list[ReportRow]:
@@ -853,7 +883,7 @@ async def current_reports(session: AsyncSession, round_id: int) -> list[ReportRo
     return [
         ReportRow(
             c, g, b, u, reg, r.households, r.returned, r.isolated, r.abnormal, r.note,
-            name or "", r.reporter, r.reported_at, int(n),
+            name or "", r.reporter, r.reported_at, int(n), r.vacant, r.away, r.refused,
         )
         for c, g, b, u, reg, r, name, n in rows
     ]

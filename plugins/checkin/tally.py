@@ -36,11 +36,14 @@ class Tally:
     units: int
     reported: int
     registered: int  # households registered when the round opened
-    covered: int  # households reported as screened
+    covered: int  # households reached: screened + exempt + refused
     returned: int
     isolated: int
     abnormal: int
     label: str = ""
+    screened: int = 0
+    exempt: int = 0  # vacant or away (reached by phone)
+    refused: int = 0  # 拒访: reached, but a gap staff must follow up
 
     @property
     def missing(self) -> int:
@@ -79,10 +82,15 @@ def _measures():
         func.count().label("units"),
         func.count(_R.id).label("reported"),
         func.coalesce(func.sum(RU.households), 0).label("registered"),
-        func.coalesce(func.sum(_R.households), 0).label("covered"),
+        # Coverage: screened, exempt (vacant, away) and refused households.
+        func.coalesce(func.sum(_R.households + _R.vacant + _R.away + _R.refused), 0)
+        .label("covered"),
         func.coalesce(func.sum(_R.returned), 0).label("returned"),
         func.coalesce(func.sum(_R.isolated), 0).label("isolated"),
         func.coalesce(func.sum(_R.abnormal), 0).label("abnormal"),
+        func.coalesce(func.sum(_R.households), 0).label("screened"),
+        func.coalesce(func.sum(_R.vacant + _R.away), 0).label("exempt"),
+        func.coalesce(func.sum(_R.refused), 0).label("refused"),
     )
 
 
@@ -90,6 +98,7 @@ def _tally(row, label: str = "") -> Tally:
     return Tally(
         int(row.key), int(row.units), int(row.reported), int(row.registered),
         int(row.covered), int(row.returned), int(row.isolated), int(row.abnormal), label,
+        int(row.screened), int(row.exempt), int(row.refused),
     )
 
 

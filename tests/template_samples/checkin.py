@@ -7,15 +7,17 @@ from tests.template_samples import NOW
 
 _RND = NS(id=3, title=H, scope_label=H, deadline=NOW, state="open", opened_at=NOW)
 _T = NS(label=H, units=7, reported=4, registered=138, covered=68, returned=1, isolated=2,
-        abnormal=1, unit_share=57, household_share=49)
+        abnormal=1, unit_share=57, household_share=49, screened=60, exempt=6, refused=2)
 _LEADERS = [NS(name=H, role=H, accounts=(H,)), NS(name=H, role=H, accounts=())]
 _UNIT = NS(label=H, community=H, leaders=_LEADERS)
-_COUNTS = NS(households=24, returned=0, isolated=1, abnormal=2)
+_COUNTS = NS(households=24, returned=0, isolated=1, abnormal=2, vacant=1, away=1, refused=2,
+             reached=28)
 _SUBMITTED = NS(
     unit_label=H, counts=_COUNTS, note=H, previous=_COUNTS, round_id=3, round_title=H,
     late=True, alert=True, alert_groups=[1], community=H, reporter_name=H, unchanged=False,
     running=NS(building=H, building_reported=2, building_units=2, community=H,
                community_reported=4, community_units=6),
+    refusal_groups=[1],
 )
 
 SAMPLES = {
@@ -55,3 +57,13 @@ SAMPLES |= {
     "checkin/ask_open_line": {"p": {"title": H}},
     "checkin/ask_close_line": {"p": {"round_id": 3, "title": H, "missing": 2}},
 }
+SAMPLES |= {"checkin/refusal_alert": {"r": _SUBMITTED}}
+SAMPLES |= {"checkin/relay_list": {"d": NS(new=27, amended=1, same=2, failed=[
+    (NS(number=5), "parse", {"e": NS(code="unknown_text", part=H, guess=H)}),
+    (NS(number=6), "parse", {"e": NS(code="bad_unit", part=H, guess=None)}),
+    (NS(number=7), "twice", {"first": 2}),
+    (NS(number=9), "not_leader", {"code": "not_leader", "unit": H}),
+    (NS(number=10), "over_count", {"code": "over_count", "unit": H, "registered": 12}),
+    (NS(number=11), "unit_not_in_round", {"code": "unit_not_in_round", "unit": H,
+                                          "round_id": 2}),
+])}}
