@@ -13,7 +13,7 @@ from jinja2 import FileSystemLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
 from ground.timeutil import fmt
-from messages.mask import mask_id, mask_name, mask_phone
+from messages.mask import mask_id, mask_name, mask_phone, scrub
 
 TEMPLATE_DIR = Path(__file__).with_name("templates")
 
@@ -29,7 +29,8 @@ class Renderer:
             keep_trailing_newline=False,
         )
         self.env.filters.update(
-            mask_name=mask_name, mask_phone=mask_phone, mask_id=mask_id, fmt_time=fmt
+            mask_name=mask_name, mask_phone=mask_phone, mask_id=mask_id, fmt_time=fmt,
+            scrub=scrub,
         )
         self.template_dir = template_dir
 

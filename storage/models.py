@@ -160,10 +160,12 @@ class AuditLog(SQLModel, table=True):
 from storage.models_broadcast import Broadcast, BroadcastAck  # noqa: E402,F401
 from storage.models_checkin import (  # noqa: E402,F401  (check-in and scheduler tables)
     CheckinReport,
+    CheckinRescreen,
     CheckinRound,
     CheckinRoundUnit,
     RecurringRound,
     ScheduledItem,
+    SpotCheck,
 )
 from storage.models_deadlines import Alert, AssistTask, Reminder  # noqa: E402,F401  (deadlines)
 from storage.models_events import Duty, Incident, Quarantine  # noqa: E402,F401  (events)

@@ -76,6 +76,36 @@ class CheckinRoundUnit(SQLModel, table=True):
     households: int
 
 
+class CheckinRescreen(SQLModel, table=True):
+    """A unit reopened in a round (``/排查 重排``): its report until then stays in the
+    history but no longer counts, and a withdrawal never brings back a report from
+    before ``after_report_id``."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(foreign_key="checkinround.id", index=True)
+    unit_id: int = Field(foreign_key="unit.id")
+    after_report_id: int = 0  # the unit's last report id in the round when reopened
+    at: datetime
+    by: str
+    reason: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+
+
+class SpotCheck(SQLModel, table=True):
+    """抽查: a reported unit whose figures a second person confirms (``/核实``).
+    ``id`` is the number the checker answers with."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(foreign_key="checkinround.id", index=True)
+    unit_id: int = Field(foreign_key="unit.id")
+    report_id: int = Field(foreign_key="checkinreport.id")
+    checker: str  # the account asked privately
+    asked_by: str
+    asked_at: datetime
+    verdict: str | None = None  # 属实 | 不符
+    answered_at: datetime | None = None
+    note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+
+
 class CheckinReport(SQLModel, table=True):
     """One submission of ``/打卡``. History is kept: an amendment clears
     ``is_current`` on the previous row; at most one current row per round and

@@ -145,3 +145,27 @@ async def test_a_leader_relay_is_checked_line_by_line(
     bare = await peer.ask(30011, "/接龙", group_id=WORK)
     assert bare.text == street.renderer.render("usage/checkin_relay")
     assert dump_db(street) == before
+
+
+@given(
+    pii=st.sampled_from(["13812345678", "138 1234 5678", "110101199001011234", "301室",
+                         "１３８１２３４５６７８"]),
+    where=st.sampled_from(["{pii}", "已排查18户 {pii}", "3栋1单元 {pii} 18户"]),
+)
+def test_a_refused_line_never_echoes_a_phone_an_id_or_a_room(pii: str, where: str) -> None:
+    """A refusal names the part it could not read, masked: the reply goes to a group."""
+    import re
+    from types import SimpleNamespace
+
+    from messages.render import Renderer
+
+    [item] = _relay().items([f"1. {where.format(pii=pii)}"])
+    assert not hasattr(item.report, "households")  # refused
+    done = SimpleNamespace(new=0, amended=0, same=0,
+                           failed=[(item, "parse", {"e": item.report})])
+    out = Renderer().render("checkin/relay_list", d=done)
+    folded = out.translate({ord(d): ord(d) - 0xFEE0 for d in "０１２３４５６７８９"})
+    assert not re.search(r"1[3-9]\d{9}|1[3-9]\d \d{4} \d{4}|\d{17}[0-9X]|\d+室", folded), out
+    single = Renderer().render("checkin/report_error", e=item.report)
+    assert not re.search(r"1[3-9]\d{9}|\d{17}[0-9X]|\d+室", single.translate(
+        {ord(d): ord(d) - 0xFEE0 for d in "０１２３４５６７８９"})), single

@@ -26,6 +26,8 @@ __plugin_meta__ = plugin_meta(
     Command("催报", STAFF_PERM, "checkin_chase", flow=flows.chase_cmd),
     Command("导出", STAFF_PERM, "checkin_export", flow=flows.export_cmd),
     Command("结束", STAFF_PERM, "checkin_close", flow=flows.close_cmd),
+    Command("抽查", STAFF_PERM, "checkin_spot", flow=flows.spot_cmd),
+    Command("核实", LEADER_PERM, "checkin_verify", flow=flows.verify_cmd, private_only=True),
     group="排查打卡", scheduler=jobs.HOOKS,
     # Asked before they run: a second round with the same title and scope within
     # 10 minutes, /结束 with units unreported.

@@ -1,4 +1,4 @@
-"""/导出: the round as an XLSX workbook (sheet 报告 and sheet 未报).
+"""/导出: the round as an XLSX workbook (sheets 报告, 未报 and 抽查).
 
 Building the workbook and writing it are blocking, so ``write_workbook`` is a
 plain function the caller runs in a thread. The file holds leaders' names and
@@ -27,6 +27,8 @@ REPORT_HEADER = [
     "提交次数",
 ]  # fmt: skip
 MISSING_HEADER = ["轮次", "标题", "社区", "网格", "楼栋", "单元", "登记户数", "单元长", "楼长"]
+SPOT_SHEET = "抽查"
+SPOT_HEADER = ["轮次", "楼栋", "单元", "核实账号", "结果", "说明", "抽查时间", "核实时间"]
 
 
 def export_dir(db_url: str) -> Path:
@@ -38,8 +40,13 @@ def export_path(db_url: str, round_id: int, now: datetime) -> Path:
     return export_dir(db_url) / f"round{round_id}_{local(now):%Y%m%d-%H%M%S}.xlsx"
 
 
+def _at(value: datetime | None) -> str:
+    return local(value).strftime("%Y-%m-%d %H:%M:%S") if value is not None else ""
+
+
 def build_workbook(
-    round_id: int, title: str, reports: Sequence[ReportRow], missing: Sequence[MissingUnit]
+    round_id: int, title: str, reports: Sequence[ReportRow], missing: Sequence[MissingUnit],
+    checks: Sequence[tuple] = (),
 ) -> Workbook:
     wb = Workbook()
     ws = wb.active
@@ -61,7 +68,12 @@ def build_workbook(
             "、".join(ld.name for ld in m.leaders if ld.role == "单元长"),
             "、".join(ld.name for ld in m.leaders if ld.role == "楼长"),
         ]))
-    for sheet in (ws, ws2):
+    ws3 = wb.create_sheet(SPOT_SHEET)
+    ws3.append(SPOT_HEADER)
+    for b, u, checker, verdict, note, asked_at, answered_at in checks:
+        ws3.append(safe_row([round_id, f"{b}栋", f"{u}单元", checker, verdict or "待核实",
+                             note, _at(asked_at), _at(answered_at)]))
+    for sheet in (ws, ws2, ws3):
         sheet.freeze_panes = "A2"
     return wb
 
@@ -72,11 +84,12 @@ def write_workbook(
     title: str,
     reports: Sequence[ReportRow],
     missing: Sequence[MissingUnit],
+    checks: Sequence[tuple] = (),
 ) -> Path:
     """Blocking: run with ``asyncio.to_thread``. Writes atomically, mode 0600;
     returns the absolute path (what staff need to fetch the file)."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    wb = build_workbook(round_id, title, reports, missing)
+    wb = build_workbook(round_id, title, reports, missing, checks)
     tmp = path.with_name(path.name + ".part")
     fd = os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
     try:

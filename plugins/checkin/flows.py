@@ -14,6 +14,7 @@ them.
 from __future__ import annotations
 
 import asyncio
+import random
 import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -25,7 +26,7 @@ from bot.runtime import Runtime
 from ground.grammar import parse_when
 from messages.mask import scrub
 from plugins._common.lookups import origin_group as _binding
-from plugins.checkin import export, notify, relay, service, syntax, tally
+from plugins.checkin import export, notify, relay, service, spot, syntax, tally
 from plugins.checkin.report import ParseError, Report, Withdraw, parse_report, parse_withdraw
 from plugins.checkin.service import CheckinError
 from storage.models import ChatGroup, CheckinRound
@@ -79,6 +80,8 @@ async def open_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
         return await _open_adhoc(rt, sender, rest)
     if word == "每天":
         return await _open_daily(rt, sender, rest)
+    if word == "重排":
+        return await _rescreen(rt, sender, rest)
     if not word and rest == "列表":
         return await _list_open(rt, sender)
     return _usage("checkin_open")
@@ -126,6 +129,34 @@ async def _open_adhoc(
         return _error(err)
     _arm(rt, opened.items)
     return Outcome([Out("checkin/opened", {"o": opened, "automatic": False})])
+
+
+async def _rescreen(rt: Runtime, sender: Sender, rest: str) -> Outcome:
+    """``/排查 重排 [#N] <单元或范围> [原因]``: reopen units in an open round and ask
+    their leaders again, in the transaction that reopens them."""
+    args = syntax.parse_rescreen(rest)
+    if args is None:
+        return _usage("checkin_open")
+    now = rt.now()
+    group = await _binding(rt, sender)
+    try:
+        rnd = await _round_for(rt, sender, syntax.RoundRef(args.round_no), open_only=True,
+                               pick=False)
+        scopes = [await _resolve(rt, group, expr) for expr in args.scopes]
+        async with rt.db.write() as s:
+            fresh = await s.get(CheckinRound, rnd.id)
+            assert fresh is not None
+            done = await service.rescreen(s, fresh, scopes, actor=sender.account,
+                                          reason=args.reason, now=now)
+            chase = await notify.chase(s, fresh, now, automatic=False,
+                                       only=set(done.unit_ids), rescreen=True)
+            await notify.queue(rt, s, chase.pushes, source=notify.source_of(rnd.id))
+    except (CheckinError, ScopeError) as err:
+        return _error(err)
+    # The reason is free text: echoed only in a private chat.
+    return Outcome([Out("checkin/rescreened", {
+        "d": done, "groups": len({p.group.id for p in chase.pushes}),
+        "reason": args.reason if sender.group_id is None else ""})])
 
 
 async def open_confirmed(rt: Runtime, sender: Sender, payload: dict) -> Outcome:
@@ -270,6 +301,58 @@ async def relay_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
     return Outcome([Out("checkin/relay_list", {"d": done}, mentions)])
 
 
+# --- /抽查 /核实 ------------------------------------------------------------------------------
+
+
+async def spot_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
+    """``/抽查 [#N] [数量]``: reported units drawn at random, each checker asked
+    privately (through the outbox, in the transaction that records the checks)."""
+    args = spot.parse_draw(text)
+    if args is None:
+        return _usage("checkin_spot")
+    now = rt.now()
+    try:
+        rnd = await _round_for(rt, sender, syntax.RoundRef(args.round_no), open_only=True)
+        async with rt.db.write() as s:
+            fresh = await s.get(CheckinRound, rnd.id)
+            assert fresh is not None
+            asked, nobody = await spot.draw(s, fresh, args.count, actor=sender.account,
+                                            now=now, rng=_RANDOM)
+            for a in asked:
+                await rt.delivery.to_account(
+                    a.check.checker, rt.renderer.render("checkin/spot_asked", a=a, rnd=fresh),
+                    session=s, source=notify.source_of(fresh.id))
+    except CheckinError as err:
+        return _error(err)
+    _arm(rt, [item for a in asked for item in a.items])
+    return Outcome([Out("checkin/spot_drawn", {"rnd": fresh, "asked": asked,
+                                               "nobody": nobody})])
+
+
+async def verify_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
+    """``/核实 <编号> 属实|不符 [说明]`` (private: the 说明 may name residents). A 不符
+    goes privately to whoever asked for the check."""
+    args = spot.parse_answer(text)
+    if args is None:
+        return _usage("checkin_verify")
+    now = rt.now()
+    try:
+        async with rt.db.write() as s:
+            done = await spot.answer(s, args, account=sender.account, now=now)
+            if done.check.verdict == "不符":
+                await rt.delivery.to_account(
+                    done.check.asked_by,
+                    rt.renderer.render("checkin/spot_mismatch", d=done, note=scrub(args.note)),
+                    session=s, source=notify.source_of(done.round.id))
+    except CheckinError as err:
+        return _error(err)
+    return Outcome([Out("checkin/spot_answered", {"d": done})])
+
+
+# Spot checks must not be predictable by whoever reported.
+_RANDOM = random.SystemRandom()
+
+
 def takes_relay(rest: str) -> bool:
     """``#接龙`` without a slash: only with at least one numbered line after it."""
     return relay.is_relay(rest)
@@ -355,6 +438,7 @@ async def progress_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
             ctx = await notify.summary_context(s, rnd, now, "request")
             return Outcome([Out("checkin/daily_report", ctx)])
         ctx = await notify.progress_context(s, rnd, now)
+        ctx["spots"] = await spot.summary(s, rnd.id)  # type: ignore[arg-type]
     return Outcome([Out("checkin/progress", ctx)])
 
 
@@ -406,9 +490,10 @@ async def export_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
     async with rt.db.read() as s:
         reports = await service.current_reports(s, rnd.id)
         missing = await service.missing_units(s, rnd.id, now)
+        checks = await spot.checks_of(s, rnd.id)
     path = await asyncio.to_thread(
         export.write_workbook, export.export_path(rt.settings.db_url, rnd.id, now),
-        rnd.id, rnd.title, reports, missing,
+        rnd.id, rnd.title, reports, missing, checks,
     )
     async with rt.db.write() as s:
         await audit(

@@ -22,7 +22,7 @@ from bot.scheduler import SchedulerHooks, add_item, settle_in
 from ground.timeutil import SHANGHAI, as_utc
 from plugins._common.rows import in_state
 from plugins._common.starts import arm_on_start
-from plugins.checkin import notify, service
+from plugins.checkin import notify, service, spot
 from plugins.checkin.service import KIND_DAILY, KIND_DEADLINE, KIND_REMIND, CheckinError
 from storage.models import CheckinRound, RecurringRound, ScheduledItem
 from storage.models_checkin import ITEM_PENDING, ROUND_OPEN
@@ -60,6 +60,28 @@ async def on_deadline(rt: Runtime, item: ScheduledItem) -> None:
         await settle_in(s, item)
     if rt.scheduler is not None:
         rt.scheduler.disarm(cancelled)
+
+
+async def on_spot_remind(rt: Runtime, item: ScheduledItem) -> None:
+    """An unanswered spot check: its checker is asked once more, privately."""
+    async with rt.db.write() as s:
+        waiting = await spot.pending(s, item.ref_id)
+        if waiting is not None:
+            await rt.delivery.to_account(
+                waiting.check.checker, rt.renderer.render("checkin/spot_remind", d=waiting),
+                session=s, source=notify.source_of(waiting.round.id))
+        await settle_in(s, item)
+
+
+async def on_spot_escalate(rt: Runtime, item: ScheduledItem) -> None:
+    """Still unanswered: whoever asked for the check hears of it, privately."""
+    async with rt.db.write() as s:
+        waiting = await spot.pending(s, item.ref_id)
+        if waiting is not None:
+            await rt.delivery.to_account(
+                waiting.check.asked_by, rt.renderer.render("checkin/spot_escalated", d=waiting),
+                session=s, source=notify.source_of(waiting.round.id))
+        await settle_in(s, item)
 
 
 async def on_daily_open(rt: Runtime, item: ScheduledItem) -> None:
@@ -126,6 +148,7 @@ ensure_daily = arm_on_start(queue_daily)
 
 
 HOOKS = SchedulerHooks(
-    handlers={KIND_REMIND: on_remind, KIND_DEADLINE: on_deadline, KIND_DAILY: on_daily_open},
+    handlers={KIND_REMIND: on_remind, KIND_DEADLINE: on_deadline, KIND_DAILY: on_daily_open,
+              spot.KIND_SPOT_REMIND: on_spot_remind, spot.KIND_SPOT_ESCALATE: on_spot_escalate},
     on_start=(ensure_daily,),
 )

@@ -80,11 +80,15 @@ class Chase:
 
 
 async def chase(
-    session: AsyncSession, rnd: CheckinRound, now: datetime, *, automatic: bool
+    session: AsyncSession, rnd: CheckinRound, now: datetime, *, automatic: bool,
+    only: set[int] | None = None, rescreen: bool = False,
 ) -> Chase:
-    """@ the leaders of unreported units in the work group closest to each unit."""
+    """@ the leaders of unreported units in the work group closest to each unit
+    (``only``: those units; ``rescreen``: they were just reopened, 重排)."""
     assert rnd.id is not None
     missing = await service.missing_units(session, rnd.id, now)
+    if only is not None:
+        missing = [m for m in missing if m.place.unit_id in only]
     groups = work_groups(await staff_groups(session))
     per_group: dict[int, tuple[ChatGroup, list[MissingUnit]]] = {}
     orphans: list[MissingUnit] = []
@@ -108,7 +112,7 @@ async def chase(
                         {
                             "rnd": rnd, "units": batch_units, "total": len(units),
                             "part": index, "parts": len(batches), "automatic": automatic,
-                            "minutes_left": minutes_left(rnd, now),
+                            "minutes_left": minutes_left(rnd, now), "rescreen": rescreen,
                         },
                         tuple(mentions),
                     ),
@@ -167,6 +171,7 @@ async def progress_context(
         "slow": await tally.slowest_buildings(session, rnd.id, 3, with_community=several),
         "minutes_left": minutes_left(rnd, now),
         "overdue": as_utc(now) > as_utc(rnd.deadline),
+        "drift": await service.roster_drift(session, rnd.id),
     }
 
 

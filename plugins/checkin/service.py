@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 
-from sqlalchemy import and_, bindparam, exists, func, insert, literal, true, update
+from sqlalchemy import and_, bindparam, exists, func, insert, literal, or_, true, update
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -27,6 +27,7 @@ from storage.models import (
     Building,
     ChatGroup,
     CheckinReport,
+    CheckinRescreen,
     CheckinRound,
     CheckinRoundUnit,
     Community,
@@ -594,6 +595,9 @@ async def withdraw(
         .where(
             col(CheckinReport.round_id) == report.round_id,
             col(CheckinReport.unit_id) == report.unit_id, col(CheckinReport.id) < report.id,
+            # Never back to a report from before the unit was reopened (重排).
+            col(CheckinReport.id) > await _reopened_after(session, report.round_id,
+                                                          report.unit_id),
         )
         .order_by(col(CheckinReport.id).desc())
         .limit(1)
@@ -605,6 +609,87 @@ async def withdraw(
     counts = Counts.of(report)
     restored = Counts.of(before) if before is not None else None
     return Withdrawn(report.round_id, title, f"{building_no}栋{unit_no}单元", counts, restored)
+
+
+async def _reopened_after(session: AsyncSession, round_id: int, unit_id: int) -> int:
+    rows = await session.exec(
+        select(func.coalesce(func.max(CheckinRescreen.after_report_id), 0)).where(
+            col(CheckinRescreen.round_id) == round_id, col(CheckinRescreen.unit_id) == unit_id)
+    )
+    return int(rows.one())
+
+
+@dataclass
+class Rescreened:
+    round: CheckinRound
+    unit_ids: list[int]
+    labels: list[str]
+    had_reports: int  # of them, how many had a report that no longer counts
+    adopted: int = 0  # of them, how many took the roster's new 户数
+
+
+async def roster_drift(session: AsyncSession, round_id: int) -> int:
+    """Units whose registered 户数 changed in the roster since the round opened (the
+    round keeps its snapshot; /排查 重排 adopts the new figure)."""
+    rows = await session.exec(
+        select(func.count()).select_from(RU).join(Unit, col(Unit.id) == RU.unit_id)
+        .where(col(RU.round_id) == round_id, col(RU.households) != Unit.households)
+    )
+    return int(rows.one())
+
+
+async def rescreen(
+    session: AsyncSession, rnd: CheckinRound, scopes: Sequence[Scope], *, actor: str,
+    reason: str, now: datetime,
+) -> Rescreened:
+    """``/排查 重排``: reopen the round's units inside ``scopes``. Their reports stay
+    in the history and stop counting, so coverage drops until they report again;
+    reminders, /未报 and the deadline's escalation see them as unreported."""
+    if rnd.state != ROUND_OPEN:
+        raise CheckinError("round_closed", round_id=rnd.id)
+    within = [
+        true() if scope.kind == "all" else _ru_within(scope.kind, scope_id)
+        for scope in scopes for scope_id in (scope.ids or (0,))
+    ]
+    rows = (await session.exec(
+        select(RU.unit_id, Building.number, Unit.number, _CUR.id)
+        .join(Unit, col(Unit.id) == RU.unit_id)
+        .join(Building, col(Building.id) == Unit.building_id)
+        .outerjoin(_CUR, and_(_CUR.round_id == RU.round_id, _CUR.unit_id == RU.unit_id,
+                              _CUR.is_current == true()))
+        .where(col(RU.round_id) == rnd.id, or_(*within))
+        .order_by(Building.number, Unit.number)
+    )).all()
+    if not rows:
+        raise CheckinError("nothing_to_rescreen", round_id=rnd.id,
+                           scope="、".join(s.label for s in scopes))
+    current = [cur for _, _, _, cur in rows if cur is not None]
+    if current:
+        await session.exec(update(CheckinReport).where(  # type: ignore[call-overload]
+            col(CheckinReport.id).in_(current)).values(is_current=False))
+    last = dict((await session.exec(
+        select(CheckinReport.unit_id, func.max(CheckinReport.id))
+        .where(col(CheckinReport.round_id) == rnd.id,
+               col(CheckinReport.unit_id).in_([r[0] for r in rows]))
+        .group_by(CheckinReport.unit_id)
+    )).all())
+    # The reopened units are screened against today's roster: a changed 户数 is adopted.
+    unit_ids = [r[0] for r in rows]
+    adopted = (await session.exec(update(RU).where(  # type: ignore[call-overload]
+        col(RU.round_id) == rnd.id, col(RU.unit_id).in_(unit_ids),
+        col(RU.households) != select(Unit.households).where(col(Unit.id) == RU.unit_id)
+        .scalar_subquery(),
+    ).values(households=select(Unit.households).where(col(Unit.id) == RU.unit_id)
+             .scalar_subquery()))).rowcount
+    for unit_id, *_ in rows:
+        session.add(CheckinRescreen(
+            round_id=rnd.id, unit_id=unit_id, after_report_id=last.get(unit_id, 0),
+            at=as_utc(now), by=actor, reason=reason,
+        ))
+    await audit(session, actor, "checkin_rescreen",
+                f"#{rnd.id} units={len(rows)} reports={len(current)}", at=now)
+    return Rescreened(rnd, unit_ids, [f"{b}栋{u}单元" for _, b, u, _ in rows], len(current),
+                      int(adopted or 0))
 
 
 async def _pick_unit(

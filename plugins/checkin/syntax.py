@@ -161,10 +161,41 @@ def parse_daily(text: str) -> DailyArgs | StopDaily | None:
     return DailyArgs(title, opens, closes, scope or None)
 
 
+MAX_REASON_LENGTH = 100
+_SCOPE_LIST_SPLIT = re.compile(r"[、，,]")
+
+
+@dataclass(frozen=True)
+class RescreenArgs:
+    round_no: int | None
+    scopes: tuple[ScopeExpr, ...]
+    reason: str
+
+
+def parse_rescreen(text: str) -> RescreenArgs | None:
+    """``[#N] <单元或范围>[、<单元或范围>…] [原因]``: ``#2 3-1、3-2 新增风险区``."""
+    parts = normalize(text).split(maxsplit=1)
+    round_no = None
+    if parts:
+        m = _ROUND_REF.fullmatch(parts[0])
+        if m and (m["a"] or m["b"]):
+            round_no = _number(m["a"] or m["b"])
+            if round_no is None:
+                return None
+            parts = parts[1].split(maxsplit=1) if len(parts) > 1 else []
+    if not parts:
+        return None
+    scopes = tuple(parse_scope(p) for p in _SCOPE_LIST_SPLIT.split(parts[0]) if p)
+    reason = parts[1].strip() if len(parts) > 1 else ""
+    if not scopes or any(x is None for x in scopes) or len(reason) > MAX_REASON_LENGTH:
+        return None
+    return RescreenArgs(round_no, scopes, reason)  # type: ignore[arg-type]
+
+
 def split_subcommand(text: str) -> tuple[str, str]:
     """``发起 …`` → (``发起``, ``…``); the keyword may touch its argument."""
     t = normalize(text)
-    for word in ("发起", "每天"):
+    for word in ("发起", "每天", "重排"):
         if t.startswith(word):
             return word, t[len(word) :].strip()
     return "", t

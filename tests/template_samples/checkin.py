@@ -39,6 +39,8 @@ SAMPLES = {
     "checkin/opened": {"o": NS(round=_RND, units=7, households=138, buildings=[H] * 31),
                        "automatic": False},
     "checkin/progress": {"rnd": _RND, "t": _T, "slow": [_T], "minutes_left": 1500,
+                         "spots": NS(asked=3, confirmed=1, mismatched=[H] * 6, waiting=1),
+                         "drift": 3,
                          "overdue": False},
     "checkin/remind": {"rnd": _RND, "units": [_UNIT], "total": 3, "part": 1, "parts": 1,
                        "automatic": True, "minutes_left": 95},
@@ -67,3 +69,15 @@ SAMPLES |= {"checkin/relay_list": {"d": NS(new=27, amended=1, same=2, failed=[
     (NS(number=11), "unit_not_in_round", {"code": "unit_not_in_round", "unit": H,
                                           "round_id": 2}),
 ])}}
+SAMPLES |= {"checkin/rescreened": {"d": NS(round=_RND, labels=[H] * 12, unit_ids=[1],
+                                           had_reports=1, adopted=2), "groups": 2,
+                                   "reason": H}}
+_ASKED = NS(check=NS(id=12, checker=H), label=H, counts=_COUNTS, checker_name=H)
+_ANSWERED = NS(check=NS(id=12, verdict="不符"), label=H, round=_RND)
+SAMPLES |= {
+    "checkin/spot_asked": {"a": _ASKED, "rnd": _RND},
+    "checkin/spot_drawn": {"rnd": _RND, "asked": [_ASKED] * 7, "nobody": [H] * 7},
+    "checkin/spot_answered": {"d": _ANSWERED},
+    "checkin/spot_mismatch": {"d": _ANSWERED, "note": H},
+}
+SAMPLES |= {"checkin/spot_remind": {"d": _ANSWERED}, "checkin/spot_escalated": {"d": _ANSWERED}}
