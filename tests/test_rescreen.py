@@ -5,6 +5,8 @@ the history but stop counting, coverage drops and recovers; and the grammar."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.runtime import Runtime
 from tests.conftest import dump_db
@@ -119,3 +121,19 @@ async def test_a_roster_change_mid_round_is_shown_and_adopted_by_rescreening(
     assert not any(line.startswith("名册已更新") for line in progress)
     sent = await peer.ask(30031, "/打卡 已排查14户", group_id=WORK)  # 14 now fits
     assert "已记入 #1" in sent.text
+
+
+@given(
+    round_no=st.one_of(st.none(), st.integers(1, 9999)),
+    units=st.lists(st.tuples(st.integers(1, 99), st.integers(1, 9)), min_size=1, max_size=5,
+                   unique=True),
+    sep=st.sampled_from(["、", ",", "，"]),
+    style=st.sampled_from(["{b}-{u}", "{b}栋{u}单元", "{b}号楼{u}单元"]),
+    reason=st.sampled_from(["", "新增风险区", "复查 夜间"]),
+)
+def test_any_unit_list_reads_back(round_no, units, sep, style, reason) -> None:
+    head = f"#{round_no} " if round_no is not None else ""
+    listed = sep.join(style.format(b=b, u=u) for b, u in units)
+    args = _syntax().parse_rescreen(f"{head}{listed} {reason}".strip())
+    assert args.round_no == round_no and args.reason == reason
+    assert [(s.unit.building, s.unit.unit) for s in args.scopes] == units
