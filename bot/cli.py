@@ -1,4 +1,4 @@
-"""`gridbot` command line: run, import, db upgrade, backup."""
+"""`gridbot` command line: run, import, db upgrade, backup, purge, audit verify."""
 
 from __future__ import annotations
 
@@ -168,6 +168,24 @@ def cmd_purge(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:
+    """`gridbot audit verify`: walk the audit log's hash chain; non-zero when it breaks."""
+    from storage.auditchain import verify
+
+    path = db_path(settings.db_url)
+    if path is None or not path.exists():
+        print("no database file", file=sys.stderr)
+        return 2
+    migrate.upgrade(settings.db_url)
+    result = verify(path)
+    if result.broken is not None:
+        print(f"audit log BROKEN at {result.broken.line()}; "
+              f"{result.broken.position - 1} rows before it verify", file=sys.stderr)
+        return 1
+    print(f"audit log intact: {result.rows} rows, head {result.head[:16]}…")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="gridbot", description="网格通 grid epidemic-prevention bot")
     sub = p.add_subparsers(dest="command", required=True)
@@ -182,6 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("purge", help="delete personal data past its retention period now")
     bk = sub.add_parser("backup", help="online backup of the database")
     bk.add_argument("path")
+    audit = sub.add_parser("audit", help="audit log checks")
+    audit.add_subparsers(dest="audit_command", required=True).add_parser(
+        "verify", help="walk the hash chain; exit 1 at the first row that does not hold")
     return p
 
 
@@ -190,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings()
     handlers = {
         "run": cmd_run, "import": cmd_import, "db": cmd_db, "backup": cmd_backup,
-        "purge": cmd_purge,
+        "purge": cmd_purge, "audit": cmd_audit,
     }
     return handlers[args.command](settings, args)
 

@@ -56,6 +56,11 @@ class Settings(BaseModel):
     incident_escalate_minutes: int = Field(15, alias="gridbot_incident_escalate_minutes", gt=0)
     duty_chase_hours: float = Field(4.0, alias="gridbot_duty_chase_hours", gt=0)
     # Retention (DESIGN §4): personal details of closed records, and exported workbooks.
+    # 需核实 signals (plugins/checkin/signals.py): thresholds of each named rule.
+    signal_burst_units: int = Field(5, alias="gridbot_signal_burst_units", gt=1)
+    signal_burst_seconds: int = Field(30, alias="gridbot_signal_burst_seconds", gt=0)
+    signal_same_days: int = Field(5, alias="gridbot_signal_same_days", gt=1)
+    signal_instant_seconds: int = Field(60, alias="gridbot_signal_instant_seconds", gt=0)
     retention_days: int = Field(180, alias="gridbot_retention_days")
     export_retention_days: int = Field(7, alias="gridbot_export_retention_days")
     # Bounded intake (bot.intake): commands handled at once, commands waiting for a

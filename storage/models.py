@@ -150,11 +150,29 @@ class CommandUse(SQLModel, table=True):
 
 
 class AuditLog(SQLModel, table=True):
+    """Who did what, ids and codes only (no personal data: the retention purge never
+    rewrites it). Each row's ``hash`` chains it to the row before (storage.auditchain)."""
+
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(default_factory=utcnow, index=True)
     actor: str
     action: str = Field(index=True)
     detail: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    subject_kind: str = ""  # round, broadcast, incident, person, … ("" when none)
+    subject_id: int | None = None
+    scope: str = ""  # the scope acted on, as kind:id ("" when none)
+    prev_hash: str = ""
+    hash: str = ""
+
+
+class AuditCheckpoint(SQLModel, table=True):
+    """A head of the audit chain once verified clean: a later cut of the tail shows."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime
+    last_id: int
+    head: str
+    rows: int
 
 
 from storage.models_broadcast import Broadcast, BroadcastAck  # noqa: E402,F401

@@ -14,6 +14,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ground.timeutil import as_utc
+from storage.auditchain import GENESIS, row_hash
 from storage.models import (
     Account,
     AuditLog,
@@ -134,13 +135,26 @@ async def group_binding(
 
 
 async def audit(
-    session: AsyncSession, actor: str, action: str, detail: str = "", at: datetime | None = None
+    session: AsyncSession, actor: str, action: str, detail: str = "", at: datetime | None = None,
+    *, subject: tuple[str, int | None] = ("", None), scope: str = "",
 ) -> None:
-    """``at``: the caller's clock (the runtime clock); the row's default is the host clock."""
-    row = AuditLog(actor=actor, action=action, detail=detail)
+    """One audit row, chained to the one before (under the caller's write lock).
+
+    ``at``: the caller's clock (the runtime clock); the row's default is the host clock.
+    ``subject`` (kind, id) and ``scope`` are the structured fields beside the text;
+    ``detail`` holds ids and codes, never names or free text.
+    """
+    row = AuditLog(actor=actor, action=action, detail=detail, subject_kind=subject[0],
+                   subject_id=subject[1], scope=scope)
     if at is not None:
         row.at = as_utc(at)
+    prev = (await session.exec(
+        select(AuditLog.hash).order_by(col(AuditLog.id).desc()).limit(1))).first()
+    row.prev_hash = prev or GENESIS
+    row.hash = row_hash(row.prev_hash, row.at, actor, action, row.subject_kind, row.subject_id,
+                        scope, detail)
     session.add(row)
+    await session.flush()  # the next row in this transaction chains to this one
 
 
 # --- scopes -----------------------------------------------------------------

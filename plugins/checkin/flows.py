@@ -26,7 +26,7 @@ from bot.runtime import Runtime
 from ground.grammar import parse_when
 from messages.mask import scrub
 from plugins._common.lookups import origin_group as _binding
-from plugins.checkin import export, notify, relay, service, spot, syntax, tally
+from plugins.checkin import export, notify, relay, service, signals, spot, syntax, tally
 from plugins.checkin.report import ParseError, Report, Withdraw, parse_report, parse_withdraw
 from plugins.checkin.service import CheckinError
 from storage.models import ChatGroup, CheckinRound
@@ -316,8 +316,9 @@ async def spot_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
         async with rt.db.write() as s:
             fresh = await s.get(CheckinRound, rnd.id)
             assert fresh is not None
+            flagged = await signals.flagged(s, fresh, signals.Thresholds.of(rt.settings))
             asked, nobody = await spot.draw(s, fresh, args.count, actor=sender.account,
-                                            now=now, rng=_RANDOM)
+                                            now=now, rng=_RANDOM, flagged=flagged)
             for a in asked:
                 await rt.delivery.to_account(
                     a.check.checker, rt.renderer.render("checkin/spot_asked", a=a, rnd=fresh),

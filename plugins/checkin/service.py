@@ -180,7 +180,8 @@ async def open_round(
     ]
     await audit(
         session, actor, "open_round",
-        f"#{rnd.id} {title} scope={scope.label} units={units} deadline={deadline.isoformat()}",
+        f"#{rnd.id} scope={scope.label} units={units} deadline={deadline.isoformat()}",
+        at=now, subject=("round", rnd.id), scope=f"{scope.kind}:{','.join(map(str, scope.ids))}",
     )
     return Opened(rnd, int(units), int(households), buildings, items)
 
@@ -830,7 +831,7 @@ async def close_round(
     rnd.state, rnd.closed_at, rnd.closed_by = ROUND_CLOSED, as_utc(now), actor
     session.add(rnd)
     cancelled = await cancel_items(session, ROUND_KINDS, rnd.id)  # type: ignore[arg-type]
-    await audit(session, actor, "close_round", f"#{rnd.id} {rnd.title}")
+    await audit(session, actor, "close_round", f"#{rnd.id}", at=now, subject=("round", rnd.id))
     return cancelled
 
 
@@ -1023,7 +1024,8 @@ async def create_daily(
     item = await add_item(session, KIND_DAILY, defn.id, next_open(defn, now))
     await audit(
         session, actor, "create_daily_round",
-        f"{defn.id} {title} scope={scope.label} {open_minute}-{close_minute}",
+        f"{defn.id} scope={scope.label} {open_minute}-{close_minute}",
+        subject=("daily_round", defn.id),
     )
     return defn, item
 
@@ -1037,5 +1039,5 @@ async def stop_daily(
     defn.active = False
     session.add(defn)
     cancelled = await cancel_items(session, (KIND_DAILY,), number)
-    await audit(session, actor, "stop_daily_round", f"{number} {defn.title}")
+    await audit(session, actor, "stop_daily_round", f"{number}", subject=("daily_round", number))
     return defn, cancelled

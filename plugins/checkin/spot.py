@@ -3,8 +3,8 @@
 ``/抽查 #N [数量]`` draws reported units of an open round at random; for each, the
 building's 楼长 (when not the reporter) or else a staff member whose grant covers
 the unit is asked privately to confirm the figures; ``/核实 <编号> 属实|不符 [说明]``
-records the answer. ``/进度`` and the export show the results. No signals
-(需核实) exist yet to weight the draw, so every reported unit is equally likely.
+records the answer. ``/进度`` and the export show the results. Units whose report
+trips a 需核实 rule (``plugins.checkin.signals``) are drawn first.
 """
 
 from __future__ import annotations
@@ -91,6 +91,7 @@ class Asked:
     counts: Counts
     checker_name: str
     items: tuple = ()  # its reminder and escalation, to arm after the commit
+    signals: tuple[str, ...] = ()  # the 需核实 rules its report tripped
 
 
 async def _checker(
@@ -118,10 +119,11 @@ async def _checker(
 
 async def draw(
     session: AsyncSession, rnd: CheckinRound, count: int, *, actor: str, now: datetime,
-    rng: random.Random,
+    rng: random.Random, flagged: dict[int, list[str]] | None = None,
 ) -> tuple[list[Asked], list[str]]:
-    """Draw up to ``count`` reported units without an open spot check; returns the
-    checks asked and the units nobody could be asked about."""
+    """Draw up to ``count`` reported units without an open spot check, units with a
+    需核实 signal (``flagged``) first; returns the checks asked and the units nobody
+    could be asked about."""
     if rnd.state != ROUND_OPEN:
         raise CheckinError("round_closed", round_id=rnd.id)
     open_check = select(SpotCheck.id).where(
@@ -141,8 +143,13 @@ async def draw(
     )).all()
     if not rows:
         raise CheckinError("nothing_to_check", round_id=rnd.id)
+    flagged = flagged or {}
+    hot = [r for r in rows if r[0].unit_id in flagged]
+    cold = [r for r in rows if r[0].unit_id not in flagged]
+    chosen = rng.sample(hot, min(count, len(hot)))
+    chosen += rng.sample(cold, min(count - len(chosen), len(cold)))
     asked, nobody = [], []
-    for report, b_id, g_id, c_id, b_no, u_no in rng.sample(list(rows), min(count, len(rows))):
+    for report, b_id, g_id, c_id, b_no, u_no in chosen:
         label = f"{b_no}栋{u_no}单元"
         who = await _checker(session, Place(report.unit_id, b_id, g_id, c_id), report.reporter,
                              now)
@@ -156,7 +163,8 @@ async def draw(
         assert check.id is not None
         items = (await add_item(session, KIND_SPOT_REMIND, check.id, now + REMIND_AFTER),
                  await add_item(session, KIND_SPOT_ESCALATE, check.id, now + ESCALATE_AFTER))
-        asked.append(Asked(check, label, Counts.of(report), who[1], items))
+        asked.append(Asked(check, label, Counts.of(report), who[1], items,
+                           tuple(flagged.get(report.unit_id, ()))))
     await audit(session, actor, "spot_check", f"#{rnd.id} asked={len(asked)}", at=now)
     return asked, nobody
 

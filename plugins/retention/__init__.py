@@ -1,16 +1,24 @@
-"""Retention: a nightly purge of personal data past its lifetime (DESIGN.md §4).
+"""Retention: a nightly purge of personal data past its lifetime (DESIGN.md §4),
+and the nightly walk of the audit log's hash chain.
 
-No commands: the purge runs every night at 03:30 (Asia/Shanghai) through the
-scheduler, and operators can run it at once with `gridbot purge`.
+No commands: both run every night at 03:30 (Asia/Shanghai) through the scheduler;
+operators can run them at once with `gridbot purge` and `gridbot audit verify`.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 from bot.kit import plugin_meta
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler, SchedulerHooks, daily_at, ensure_recurring
+from storage import auditchain
+from storage.db import db_path
 from storage.models import ScheduledItem
 from storage.retention import purge
+
+log = logging.getLogger("gridbot.retention")
 
 KIND = "retention.purge"
 NIGHTLY = daily_at(3 * 60 + 30)
@@ -25,8 +33,27 @@ async def run_purge(rt: Runtime, actor: str = "system") -> str:
     return report.line()
 
 
+async def check_audit(rt: Runtime) -> auditchain.Verified | None:
+    """The nightly walk of the audit chain: a clean head is recorded (a later cut of
+    the tail then shows); a broken chain is told to the superusers, privately."""
+    path = db_path(rt.settings.db_url)
+    if path is None:
+        return None
+    result = await asyncio.to_thread(auditchain.verify, path)
+    if result.broken is None:
+        await asyncio.to_thread(auditchain.record_checkpoint, path, result, rt.now())
+        return result
+    log.error("audit chain broken: %s", result.broken.line())
+    text = rt.renderer.render("ops/audit_broken", b=result.broken)
+    async with rt.db.write() as s:
+        for account in sorted(rt.settings.superusers):
+            await rt.delivery.to_account(account, text, session=s, source="audit")
+    return result
+
+
 async def _on_due(rt: Runtime, item: ScheduledItem) -> None:
     await run_purge(rt)
+    await check_audit(rt)
 
 
 async def _ensure_nightly(rt: Runtime, scheduler: Scheduler) -> None:

@@ -382,7 +382,8 @@ async def create_invite(
     )
     session.add(invite)
     label = await scope_label(session, scope_kind, scope_id)
-    await audit(session, actor, "invite", f"{person.name} {role} {label}")
+    await audit(session, actor, "invite", f"person={person.id} {role} {label}",
+                subject=("person", person.id))
     return InviteResult(code, person.name, role, label, invite.expires_at)
 
 

@@ -72,7 +72,8 @@ SAMPLES |= {"checkin/relay_list": {"d": NS(new=27, amended=1, same=2, failed=[
 SAMPLES |= {"checkin/rescreened": {"d": NS(round=_RND, labels=[H] * 12, unit_ids=[1],
                                            had_reports=1, adopted=2), "groups": 2,
                                    "reason": H}}
-_ASKED = NS(check=NS(id=12, checker=H), label=H, counts=_COUNTS, checker_name=H)
+_ASKED = NS(check=NS(id=12, checker=H), label=H, counts=_COUNTS, checker_name=H,
+            signals=("burst",))
 _ANSWERED = NS(check=NS(id=12, verdict="不符"), label=H, round=_RND)
 SAMPLES |= {
     "checkin/spot_asked": {"a": _ASKED, "rnd": _RND},

@@ -10,6 +10,7 @@ SAMPLES = {
     "common/ask_cancelled": {"h": NS(ask=NS(line="checkin/ask_close_line"),
                                      payload={"round_id": 3, "title": H, "missing": 2})},
     "common/nothing_pending": {},
+    "ops/audit_broken": {"b": NS(position=5, row_id=5, reason="edited")},
     "common/failed": {"command": H},
     "common/failed_partial": {"command": H},
 }
