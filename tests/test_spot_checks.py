@@ -104,21 +104,30 @@ async def test_a_building_leaders_own_report_is_checked_by_staff(
     assert targets[1] in {"private:10001", "private:10002", "private:10003"}
 
 
-async def test_an_unanswered_check_is_reminded_once_then_escalated(
-    peer: OneBotPeer, street: Runtime, outbox
-) -> None:
+async def _one_check_drawn(peer: OneBotPeer, street: Runtime, outbox):
+    """3栋1单元 reported and drawn (its 楼长 asked), on a frozen clock, with a scheduler
+    that is not started: the test fires the check's items."""
     from bot.scheduler import Scheduler
     from plugins.checkin import jobs
-    from tests.helpers import TEST_EPOCH, fire_due, freeze_clock, scheduled_items
+    from tests.helpers import TEST_EPOCH, freeze_clock
 
     clock = freeze_clock(street, TEST_EPOCH, outbox)
-    sched = Scheduler.from_hooks(street, jobs.HOOKS)  # not started: the test fires items
+    sched = Scheduler.from_hooks(street, jobs.HOOKS)
     street.scheduler = sched
     await peer.ask(STAFF, "/绑定群 幸福社区 工作群", group_id=WORK)
     await peer.ask(STAFF, "/排查 发起 返区人员排查 截止 2天", group_id=WORK)
     await peer.ask(30031, "/打卡 已排查12户", group_id=WORK)
     await peer.group_message(STAFF, WORK, "/抽查")
     await collect(peer, 2)
+    return clock, sched
+
+
+async def test_an_unanswered_check_is_reminded_once_then_escalated(
+    peer: OneBotPeer, street: Runtime, outbox
+) -> None:
+    from tests.helpers import fire_due, scheduled_items
+
+    clock, sched = await _one_check_drawn(peer, street, outbox)
     [remind] = await scheduled_items(street, "checkin.spot_remind")
     [escalate] = await scheduled_items(street, "checkin.spot_escalate")
     assert (remind.due_at - escalate.due_at).total_seconds() == -2 * 3600
@@ -135,18 +144,9 @@ async def test_an_unanswered_check_is_reminded_once_then_escalated(
 async def test_an_answered_check_is_neither_reminded_nor_escalated(
     peer: OneBotPeer, street: Runtime, outbox
 ) -> None:
-    from bot.scheduler import Scheduler
-    from plugins.checkin import jobs
-    from tests.helpers import TEST_EPOCH, fire_due, freeze_clock, scheduled_items
+    from tests.helpers import fire_due, scheduled_items
 
-    clock = freeze_clock(street, TEST_EPOCH, outbox)
-    sched = Scheduler.from_hooks(street, jobs.HOOKS)
-    street.scheduler = sched
-    await peer.ask(STAFF, "/绑定群 幸福社区 工作群", group_id=WORK)
-    await peer.ask(STAFF, "/排查 发起 返区人员排查 截止 2天", group_id=WORK)
-    await peer.ask(30031, "/打卡 已排查12户", group_id=WORK)
-    await peer.group_message(STAFF, WORK, "/抽查")
-    await collect(peer, 2)
+    clock, sched = await _one_check_drawn(peer, street, outbox)
     assert "属实" in (await peer.ask(20003, "/核实 1 属实")).text
     for kind in ("checkin.spot_remind", "checkin.spot_escalate"):
         [item] = await scheduled_items(street, kind)

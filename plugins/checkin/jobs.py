@@ -62,26 +62,25 @@ async def on_deadline(rt: Runtime, item: ScheduledItem) -> None:
         rt.scheduler.disarm(cancelled)
 
 
-async def on_spot_remind(rt: Runtime, item: ScheduledItem) -> None:
-    """An unanswered spot check: its checker is asked once more, privately."""
+async def _tell_while_waiting(rt: Runtime, item: ScheduledItem, template: str, who) -> None:
+    """An unanswered spot check: ``who(check)`` hears ``template`` privately."""
     async with rt.db.write() as s:
         waiting = await spot.pending(s, item.ref_id)
         if waiting is not None:
             await rt.delivery.to_account(
-                waiting.check.checker, rt.renderer.render("checkin/spot_remind", d=waiting),
+                who(waiting.check), rt.renderer.render(template, d=waiting),
                 session=s, source=notify.source_of(waiting.round.id))
         await settle_in(s, item)
+
+
+async def on_spot_remind(rt: Runtime, item: ScheduledItem) -> None:
+    """Its checker is asked once more."""
+    await _tell_while_waiting(rt, item, "checkin/spot_remind", lambda c: c.checker)
 
 
 async def on_spot_escalate(rt: Runtime, item: ScheduledItem) -> None:
-    """Still unanswered: whoever asked for the check hears of it, privately."""
-    async with rt.db.write() as s:
-        waiting = await spot.pending(s, item.ref_id)
-        if waiting is not None:
-            await rt.delivery.to_account(
-                waiting.check.asked_by, rt.renderer.render("checkin/spot_escalated", d=waiting),
-                session=s, source=notify.source_of(waiting.round.id))
-        await settle_in(s, item)
+    """Still unanswered: whoever asked for the check hears of it."""
+    await _tell_while_waiting(rt, item, "checkin/spot_escalated", lambda c: c.asked_by)
 
 
 async def on_daily_open(rt: Runtime, item: ScheduledItem) -> None:
