@@ -28,7 +28,7 @@ from storage.db import Database
 PLUGINS = (
     "plugins.roster", "plugins.checkin", "plugins.broadcast", "plugins.slogans", "plugins.policy",
     "plugins.quarantine", "plugins.incidents", "plugins.duties", "plugins.retention",
-    "plugins.reminders", "plugins.alerts", "plugins.assist",
+    "plugins.reminders", "plugins.alerts", "plugins.assist", "plugins.supervision",
 )
 
 

@@ -61,6 +61,7 @@ class Settings(BaseModel):
     signal_burst_seconds: int = Field(30, alias="gridbot_signal_burst_seconds", gt=0)
     signal_same_days: int = Field(5, alias="gridbot_signal_same_days", gt=1)
     signal_instant_seconds: int = Field(60, alias="gridbot_signal_instant_seconds", gt=0)
+    signal_same_temp_days: int = Field(5, alias="gridbot_signal_same_temp_days", gt=1)
     retention_days: int = Field(180, alias="gridbot_retention_days")
     export_retention_days: int = Field(7, alias="gridbot_export_retention_days")
     # Bounded intake (bot.intake): commands handled at once, commands waiting for a

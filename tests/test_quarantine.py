@@ -8,7 +8,7 @@ resident or work group.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlmodel import col, select
 
@@ -368,3 +368,28 @@ def test_group_bound_templates_never_show_name_or_room() -> None:
             assert room not in out
 
     check()
+
+
+async def test_the_same_temperature_every_day_is_flagged_in_the_list(
+    peer: OneBotPeer, street: Runtime, outbox
+) -> None:
+    """需核实 rule same_temperature (issue 14): five days at exactly 36.5 are flagged
+    in /隔离 列表 (never acted on); five days with one reading different are not."""
+    from bot.settings import Settings
+
+    clock = freeze_clock(street, datetime(2026, 11, 30, 9, 0, tzinfo=SHANGHAI), outbox)
+    street.settings = Settings(gridbot_db_url=street.settings.db_url,
+                               superusers=street.settings.superusers, signal_same_temp_days=3)
+    await bind_groups(peer)
+    assert "#1" in (await peer.ask(LI, "/隔离 登记 3栋2单元 301 11-30 14")).text
+    assert "#2" in (await peer.ask(LI, "/隔离 登记 3栋2单元 302 11-30 14")).text
+    for day, temps in enumerate([("36.5", "36.5"), ("36.5", "36.6"), ("36.5", "36.5")]):
+        clock.at = datetime(2026, 11, 30, 9, 0, tzinfo=SHANGHAI) + timedelta(days=day)
+        for number, temp in zip((1, 2), temps, strict=True):
+            sent = await peer.ask(ZHENG, f"/健康 {number} {temp}")
+            assert "已记录" in sent.text or "体温" in sent.text, sent.text
+    listed = (await peer.ask(LI, "/隔离 列表")).text.splitlines()
+    first = next(line for line in listed if line.startswith("#1 "))
+    second = next(line for line in listed if line.startswith("#2 "))
+    assert first.endswith("；需核实：连续3天体温相同")
+    assert "需核实" not in second

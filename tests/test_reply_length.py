@@ -44,6 +44,7 @@ CODE_CONTEXT: dict[str, dict[str, Any]] = {
 EXEMPT: dict[str, str] = {
     # The two stated exceptions.
     "roster/help": "/帮助: every command the sender may use",
+    "supervision/report": "/督查: a report, read in private or in the 纪检监督组 group",
     "checkin/daily_report": "/进度 日报: the daily report, by community and grid",
     # Lists (the name says so).
     "assist/list": "a list: the open 协查函",

@@ -37,7 +37,8 @@ async def quarantine_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
     try:
         if isinstance(parsed, syntax.ListEntries):
             async with rt.db.read() as s:
-                listing = await service.list_entries(s, who, now)
+                listing = await service.list_entries(
+                    s, who, now, same_temp_days=rt.settings.signal_same_temp_days)
             return Outcome([Out("quarantine/list", {"listing": listing})])
         if isinstance(parsed, syntax.Release):
             async with rt.db.write() as s:

@@ -14,7 +14,7 @@ template that does not print it.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 
 from sqlmodel import col, select
@@ -98,6 +98,7 @@ class EntryView:
     last_temp: str = ""
     last_at: datetime | None = None
     checked_today: bool = False
+    same_temp_days: int = 0  # 需核实: the same temperature this many days running (0: no)
 
 
 def view(
@@ -203,7 +204,29 @@ class Listing:
     total: int
 
 
-async def list_entries(session: AsyncSession, who: Standing, now: datetime) -> Listing:
+async def same_temperature_days(
+    session: AsyncSession, quarantine_id: int, days: int, today: date,
+) -> int:
+    """需核实 rule ``same_temperature``: ``days`` when each of the last ``days`` days up
+    to today (or yesterday) has a check and every day's last reading is the same
+    temperature, else 0. Never acted on: the list shows it for staff to look at."""
+    checks = (await session.exec(
+        select(HealthCheck.temp_centi, HealthCheck.reported_at)
+        .where(HealthCheck.quarantine_id == quarantine_id)
+        .order_by(col(HealthCheck.reported_at).desc(), col(HealthCheck.id).desc())
+        .limit(days * 6)
+    )).all()
+    last_of_day: dict[date, int] = {}
+    for temp, at in checks:
+        last_of_day.setdefault(local(at).date(), temp)
+    end = today if today in last_of_day else today - timedelta(days=1)
+    run = [last_of_day.get(end - timedelta(days=i)) for i in range(days)]
+    return days if None not in run and len(set(run)) == 1 else 0
+
+
+async def list_entries(
+    session: AsyncSession, who: Standing, now: datetime, same_temp_days: int = 5,
+) -> Listing:
     """Active entries the sender is responsible for (staff: all), oldest first."""
     rows = (
         await session.exec(
@@ -220,7 +243,9 @@ async def list_entries(session: AsyncSession, who: Standing, now: datetime) -> L
     for q, place in mine[:LIST_LIMIT]:
         last = await latest_check(session, q.id)  # type: ignore[arg-type]
         checked = last is not None and local(last.reported_at).date() == today
-        out.append(view(q, place, today, last, checked))
+        entry = view(q, place, today, last, checked)
+        same = await same_temperature_days(session, q.id, same_temp_days, today)  # type: ignore[arg-type]
+        out.append(replace(entry, same_temp_days=same) if same else entry)
     return Listing(out, len(mine))
 
 

@@ -7,7 +7,7 @@ from tests.template_samples import NOW
 
 _ENTRY = NS(
     id=3, unit=H, place=H, room=H, who=H, start=H, end=H, days=14, state="active", day_no=2,
-    ended=False, last_temp=H, last_at=NOW, checked_today=False,
+    ended=False, last_temp=H, last_at=NOW, checked_today=False, same_temp_days=5,
 )
 _ENDED = NS(**{**_ENTRY.__dict__, "ended": True, "checked_today": True})
 _CHECKED = NS(entry=_ENTRY, temp=H, symptoms=H, fever=True, threshold=H, abnormal=True,

@@ -1,0 +1,109 @@
+"""/督查 (issue 14, first part): the duty record of the check-in obligations, over the
+real OneBot protocol on a virtual clock: on time, late and missed units are counted
+exactly, by community and grid, with the people most often late or missing; only
+纪检监督组 and 管理员 may ask, in private or in their own group."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from bot.runtime import Runtime
+from ground.timeutil import SHANGHAI
+from tests.conftest import dump_db
+from tests.helpers import freeze_clock
+from tests.onebot import OneBotPeer
+
+ADMIN, STAFF, INSPECTOR = 10001, 10002, 10009
+WORK, TEAM = 900001, 900002
+MONDAY = datetime(2026, 11, 30, 9, 0, tzinfo=SHANGHAI)
+
+
+def _service():
+    from plugins.supervision import service
+
+    return service
+
+
+@pytest.mark.parametrize(("text", "start", "end"), [
+    ("", "2026-11-30", "2026-12-03"), ("本周", "2026-11-30", "2026-12-03"),
+    ("上周", "2026-11-23", "2026-11-30"), ("本月", "2026-12-01", "2026-12-03"),
+    ("上月", "2026-11-01", "2026-12-01"), ("11-01至11-30", "2026-11-01", "2026-12-01"),
+])
+def test_periods(text: str, start: str, end: str) -> None:
+    now = datetime(2026, 12, 2, 15, 0, tzinfo=SHANGHAI)  # a Wednesday
+    p = _service().parse_period(text, now)
+    assert (str(p.start.date()), str(p.end.date())) == (start, end)
+
+
+@pytest.mark.parametrize("text", ["明年", "11-31至12-01", "12-05至12-01", "全部"])
+def test_periods_refused(text: str) -> None:
+    assert _service().parse_period(text, MONDAY) is None
+
+
+async def _inspector(street: Runtime) -> None:
+    from storage.importer import import_rows, parse_csv_text, validate
+
+    table = f"姓名,账号,工作组,管理员\n纪检员,qq:{INSPECTOR},纪检监督组,否"
+    kind, rows = validate(parse_csv_text(table))
+    async with street.db.write() as s:
+        await import_rows(s, kind, rows)
+
+
+async def test_the_duty_record_of_a_round(peer: OneBotPeer, street: Runtime) -> None:
+    await _inspector(street)
+    clock = freeze_clock(street, MONDAY)
+    await peer.ask(ADMIN, "/绑定群 幸福社区 工作群", group_id=WORK)
+    await peer.ask(ADMIN, "/绑定群 全部 纪检监督组", group_id=TEAM)
+    await peer.ask(STAFF, "/排查 发起 返区人员排查 截止 2小时", group_id=WORK)  # due 11:00
+    clock.at = MONDAY + timedelta(minutes=30)
+    await peer.ask(30011, "/打卡 已排查18户", group_id=WORK)  # on time
+    clock.at = MONDAY + timedelta(hours=2, minutes=30)
+    await peer.ask(30012, "/打卡 已排查18户", group_id=WORK)  # 30 minutes late
+    clock.at = MONDAY + timedelta(hours=3)
+
+    before = dump_db(street)
+    for user, text, group, answer in [
+        (30011, "/督查", None, street.renderer.render("common/refused")),  # a leader
+        (STAFF, "/督查", None, street.renderer.render("common/refused")),  # staff, not 纪检
+        (ADMIN, "/督查", WORK, street.renderer.render("supervision/where")),  # names people
+        (ADMIN, "/督查 明年", None, None),
+    ]:
+        sent = await peer.ask(user, text, group_id=group)
+        assert sent.text == answer or (answer is None and sent.text.startswith("没有看懂")), text
+    assert dump_db(street) == before
+
+    for user, group in ((ADMIN, None), (INSPECTOR, None), (INSPECTOR, TEAM)):
+        lines = (await peer.ask(user, "/督查 本周", group_id=group)).text.splitlines()
+        assert lines[0] == "【督查】本周（11-30 00:00 起）"
+        assert lines[1] == "排查打卡：7 项，按时 1（14%），逾期 1，未报 5"
+        assert lines[2] == "幸福社区：按时率 14%（1/7），逾期 1，未报 5"
+        assert lines[3] == "按网格：幸福社区/第一网格 25%；幸福社区/第二网格 0%"
+        people = lines[4]
+        assert people.startswith("逾期或未报最多：")
+        for who in ("孙丽（单元长）逾期0、未报1", "吴静（单元长）逾期0、未报1",
+                    "郑磊（单元长）逾期0、未报1"):
+            assert who in people
+        assert "李秀英" not in people  # on time
+    # Before the deadline nothing is due yet: an open round is not counted as missed.
+    last_week = (await peer.ask(ADMIN, "/督查 上周")).text.splitlines()
+    assert last_week[1] == "这段时间没有到期的排查打卡。"
+
+
+def test_late_minutes_and_ranking() -> None:
+    s = _service()
+    due = MONDAY
+    rows = [
+        s.Obligation("排查打卡", "#1 1栋1单元", "幸福社区", "第一网格", "甲", "单元长", due,
+                     due + timedelta(minutes=45), s.LATE),
+        s.Obligation("排查打卡", "#2 1栋1单元", "幸福社区", "第一网格", "甲", "单元长", due,
+                     None, s.MISSED),
+        s.Obligation("排查打卡", "#1 1栋2单元", "幸福社区", "第一网格", "乙", "单元长", due,
+                     due - timedelta(minutes=5), s.ON_TIME),
+    ]
+    assert rows[0].late_minutes == 45 and rows[2].late_minutes == 0
+    summary = s.summarize(s.parse_period("本周", MONDAY), rows)
+    assert (summary.all.total, summary.all.on_time, summary.all.late, summary.all.missed) == \
+        (3, 1, 1, 1)
+    assert [(p.name, p.late, p.missed) for p in summary.people] == [("甲", 1, 1)]
