@@ -58,11 +58,12 @@ _WORDS = {"confirm": "确认", "cancel": "取消"}
 
 async def _the_pending_one(
     rt: Runtime, sender: Sender, text: str, command: str
-) -> int | asks.Held | Outcome:
+) -> int | Outcome:
     """What ``/确认`` or ``/取消`` acts on: the broadcast numbered, the held-back
     command named (``/确认 发起``), or without either the sender's only pending
     item, a broadcast preview or an ask of this chat; several are listed (the
-    sender picks), none gets the usage."""
+    sender picks), none gets the usage. A held-back command is dealt with here
+    (its outcome returned); a broadcast's number is returned to the caller."""
     number = service.parse_number(text)
     if number is not None:
         return number
@@ -73,11 +74,13 @@ async def _the_pending_one(
     if word:
         named = [h for h in held if h.ask.word == word]
         if named:
-            return named[0]
+            return await _run_held(rt, sender, named[0], confirm=command == "confirm")
         known = {a.word for a in asks.declared_asks().values()}
         return Outcome([Out("common/nothing_pending")]) if word in known else usage(command)
     if len(pending) + len(held) == 1:
-        return held[0] if held else pending[0].id  # type: ignore[return-value]
+        if held:
+            return await _run_held(rt, sender, held[0], confirm=command == "confirm")
+        return pending[0].id  # type: ignore[return-value]
     if pending or held:
         return Outcome([Out("broadcast/pending_list",
                             {"items": pending, "asks": held, "command": _WORDS[command]})])
@@ -99,8 +102,6 @@ async def confirm_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
     number = await _the_pending_one(rt, sender, text, "confirm")
     if isinstance(number, Outcome):
         return number
-    if isinstance(number, asks.Held):
-        return await _run_held(rt, sender, number, confirm=True)
     if rt.outbox is None:
         return usage("confirm")
     try:
@@ -121,8 +122,6 @@ async def cancel_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
     number = await _the_pending_one(rt, sender, text, "cancel")
     if isinstance(number, Outcome):
         return number
-    if isinstance(number, asks.Held):
-        return await _run_held(rt, sender, number, confirm=False)
     if rt.outbox is None:
         return usage("cancel")
     try:

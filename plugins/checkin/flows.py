@@ -533,14 +533,15 @@ async def _close(rt: Runtime, sender: Sender, number: int | None, confirmed: boo
         async with rt.db.write() as s:
             fresh = await s.get(type(rnd), rnd.id)
             assert fresh is not None
-            if not confirmed:
-                missing = (await tally.total(s, rnd.id)).missing  # type: ignore[arg-type]
-                if missing:
-                    await asks.hold(s, sender, ASK_CLOSE, {
-                        "round_id": rnd.id, "title": rnd.title, "missing": missing}, now)
-                    return Outcome([Out("checkin/ask_close", {"rnd": fresh, "missing": missing})])
-            cancelled = await service.close_round(s, fresh, actor=sender.account, now=now)
+            # Closing changes no report: the tally that decides whether to ask is the
+            # final one the reply shows.
             total = await tally.total(s, rnd.id)  # type: ignore[arg-type]
+            if not confirmed and total.missing:
+                await asks.hold(s, sender, ASK_CLOSE, {
+                    "round_id": rnd.id, "title": rnd.title, "missing": total.missing}, now)
+                return Outcome([Out("checkin/ask_close",
+                                    {"rnd": fresh, "missing": total.missing})])
+            cancelled = await service.close_round(s, fresh, actor=sender.account, now=now)
     except CheckinError as err:
         return _error(err)
     if rt.scheduler is not None:

@@ -298,10 +298,7 @@ class _Candidate:
                        self.community_name, c_reported + 1, c_units)
 
     def narrowness(self) -> tuple[int, datetime, int]:
-        """How a report without #N picks among open rounds: narrowest scope, then
-        nearest deadline, then the older round."""
-        return (_SCOPE_RANK.get(self.round_scope, len(_SCOPE_RANK)), as_utc(self.deadline),
-                self.round_id)
+        return round_rank(self.round_scope, self.deadline, self.round_id)
 
     @property
     def label(self) -> str:
@@ -318,6 +315,12 @@ class _Candidate:
 
 
 _SCOPE_RANK = {"unit": 0, "building": 1, "buildings": 2, "grid": 3, "community": 4, "all": 5}
+
+
+def round_rank(scope_kind: str, deadline: datetime, round_id: int) -> tuple[int, datetime, int]:
+    """How a command without #N picks among open rounds: narrowest scope, then the
+    nearest deadline, then the older round."""
+    return (_SCOPE_RANK.get(scope_kind, len(_SCOPE_RANK)), as_utc(deadline), round_id)
 
 
 _RU_PLACE = aliased(CheckinRoundUnit, name="ru_place")
@@ -390,6 +393,8 @@ _UNSET_CURRENT = (
     .values(is_current=False)
 )
 _INSERT_REPORT = insert(CheckinReport)
+
+
 async def _led_units(session: AsyncSession, who: Standing) -> set[int]:
     units = set(who.unit_ids)
     if who.building_ids:
@@ -765,12 +770,6 @@ async def open_rounds(session: AsyncSession, group: ChatGroup | None) -> list[Ch
     return list((await session.exec(stmt)).all())
 
 
-def _round_rank(rnd: CheckinRound) -> tuple[int, datetime, int]:
-    """The order a command without #N picks among open rounds, as /打卡 does."""
-    return (_SCOPE_RANK.get(rnd.scope_kind, len(_SCOPE_RANK)), as_utc(rnd.deadline),
-            rnd.id or 0)
-
-
 async def find_round(
     session: AsyncSession,
     number: int | None,
@@ -799,7 +798,7 @@ async def find_round(
     if len(rows) == 1:
         return rows[0]
     if len(rows) > 1 and pick:
-        return min(rows, key=_round_rank)
+        return min(rows, key=lambda r: round_rank(r.scope_kind, r.deadline, r.id or 0))
     if len(rows) > 1:
         raise CheckinError("ambiguous_round", unit="", rounds=[r.id for r in rows])
     if not open_only:

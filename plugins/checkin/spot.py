@@ -34,7 +34,7 @@ from storage.models import (
     Unit,
 )
 from storage.models_checkin import ROUND_OPEN
-from storage.places import SPECIFICITY, Place, leaders_of
+from storage.places import SPECIFICITY, Place, leaders_of, place_of
 from storage.repo import STAFF, audit
 
 DEFAULT_DRAW, MAX_DRAW = 3, 20
@@ -176,17 +176,20 @@ class Answered:
     round: CheckinRound
 
 
+async def _described(session: AsyncSession, check: SpotCheck) -> Answered:
+    """A check with its round and its unit's label, for what is said about it."""
+    rnd = await session.get(CheckinRound, check.round_id)
+    place = await place_of(session, check.unit_id)
+    assert rnd is not None and place is not None  # both are foreign keys of the check
+    return Answered(check, place.label, rnd)
+
+
 async def pending(session: AsyncSession, check_id: int) -> Answered | None:
     """A check still waiting for its answer (for its reminder and escalation)."""
     check = await session.get(SpotCheck, check_id)
     if check is None or check.verdict is not None:
         return None
-    rnd = await session.get(CheckinRound, check.round_id)
-    unit = await session.get(Unit, check.unit_id)
-    building = await session.get(Building, unit.building_id) if unit else None
-    if rnd is None or building is None or unit is None:
-        return None
-    return Answered(check, f"{building.number}栋{unit.number}单元", rnd)
+    return await _described(session, check)
 
 
 async def answer(
@@ -196,15 +199,11 @@ async def answer(
     check = await session.get(SpotCheck, args.number)
     if check is None or check.checker != account:
         raise CheckinError("spot_not_found", number=args.number)
-    rnd = await session.get(CheckinRound, check.round_id)
-    unit = await session.get(Unit, check.unit_id)
-    building = await session.get(Building, unit.building_id) if unit else None
-    assert rnd is not None and unit is not None and building is not None
     check.verdict, check.note, check.answered_at = args.verdict, args.note, as_utc(now)
     session.add(check)
     await audit(session, account, "spot_answer",
-                f"#{rnd.id} check={check.id} verdict={args.verdict}", at=now)
-    return Answered(check, f"{building.number}栋{unit.number}单元", rnd)
+                f"#{check.round_id} check={check.id} verdict={args.verdict}", at=now)
+    return await _described(session, check)
 
 
 @dataclass(frozen=True)

@@ -36,14 +36,18 @@ class Tally:
     units: int
     reported: int
     registered: int  # households registered when the round opened
-    covered: int  # households reached: screened + exempt + refused
+    screened: int
+    exempt: int  # vacant or away (reached by phone)
+    refused: int  # 拒访: reached, but a gap staff must follow up
     returned: int
     isolated: int
     abnormal: int
     label: str = ""
-    screened: int = 0
-    exempt: int = 0  # vacant or away (reached by phone)
-    refused: int = 0  # 拒访: reached, but a gap staff must follow up
+
+    @property
+    def covered(self) -> int:
+        """Households reached: what coverage counts."""
+        return self.screened + self.exempt + self.refused
 
     @property
     def missing(self) -> int:
@@ -59,7 +63,7 @@ class Tally:
         return self.covered * 100 // self.registered if self.registered else 100
 
 
-EMPTY = Tally(0, 0, 0, 0, 0, 0, 0, 0)
+EMPTY = Tally(0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
 
 
 def _joined():
@@ -82,23 +86,20 @@ def _measures():
         func.count().label("units"),
         func.count(_R.id).label("reported"),
         func.coalesce(func.sum(RU.households), 0).label("registered"),
-        # Coverage: screened, exempt (vacant, away) and refused households.
-        func.coalesce(func.sum(_R.households + _R.vacant + _R.away + _R.refused), 0)
-        .label("covered"),
-        func.coalesce(func.sum(_R.returned), 0).label("returned"),
-        func.coalesce(func.sum(_R.isolated), 0).label("isolated"),
-        func.coalesce(func.sum(_R.abnormal), 0).label("abnormal"),
         func.coalesce(func.sum(_R.households), 0).label("screened"),
         func.coalesce(func.sum(_R.vacant + _R.away), 0).label("exempt"),
         func.coalesce(func.sum(_R.refused), 0).label("refused"),
+        func.coalesce(func.sum(_R.returned), 0).label("returned"),
+        func.coalesce(func.sum(_R.isolated), 0).label("isolated"),
+        func.coalesce(func.sum(_R.abnormal), 0).label("abnormal"),
     )
 
 
 def _tally(row, label: str = "") -> Tally:
     return Tally(
         int(row.key), int(row.units), int(row.reported), int(row.registered),
-        int(row.covered), int(row.returned), int(row.isolated), int(row.abnormal), label,
         int(row.screened), int(row.exempt), int(row.refused),
+        int(row.returned), int(row.isolated), int(row.abnormal), label,
     )
 
 

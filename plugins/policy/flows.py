@@ -12,15 +12,14 @@ from bot.permissions import STAFF_PERM
 from bot.runtime import Runtime
 from plugins.policy import notify, service
 from plugins.policy.service import PolicyArgs, PolicyError
-from storage.repo import group_binding
 
 
 async def _in_resident_group(rt: Runtime, sender: Sender) -> bool:
     """Full texts and staff names never go to a resident group (DESIGN.md §4)."""
     if sender.group_id is None:
         return False
-    async with rt.db.read() as s:
-        group = await group_binding(s, sender.platform, sender.group_id)
+    # The directory the router just read the binding from (in memory), not a session.
+    group = (await rt.db.directory.current()).binding(sender.platform, sender.group_id)
     return group is not None and group.kind == "resident"
 
 

@@ -188,14 +188,16 @@ async def entry_for(
     return q, place
 
 
-async def latest_check(session: AsyncSession, quarantine_id: int) -> HealthCheck | None:
-    return (
-        await session.exec(
-            select(HealthCheck)
-            .where(HealthCheck.quarantine_id == quarantine_id)
-            .order_by(col(HealthCheck.reported_at).desc(), col(HealthCheck.id).desc())
-        )
-    ).first()
+async def recent_checks(
+    session: AsyncSession, quarantine_id: int, limit: int,
+) -> list[HealthCheck]:
+    """The entry's latest checks, newest first."""
+    return list((await session.exec(
+        select(HealthCheck)
+        .where(HealthCheck.quarantine_id == quarantine_id)
+        .order_by(col(HealthCheck.reported_at).desc(), col(HealthCheck.id).desc())
+        .limit(limit)
+    )).all())
 
 
 @dataclass
@@ -204,21 +206,17 @@ class Listing:
     total: int
 
 
-async def same_temperature_days(
-    session: AsyncSession, quarantine_id: int, days: int, today: date,
-) -> int:
-    """需核实 rule ``same_temperature``: ``days`` when each of the last ``days`` days up
-    to today (or yesterday) has a check and every day's last reading is the same
-    temperature, else 0. Never acted on: the list shows it for staff to look at."""
-    checks = (await session.exec(
-        select(HealthCheck.temp_centi, HealthCheck.reported_at)
-        .where(HealthCheck.quarantine_id == quarantine_id)
-        .order_by(col(HealthCheck.reported_at).desc(), col(HealthCheck.id).desc())
-        .limit(days * 6)
-    )).all()
+# Several checks a day are allowed; this many a day are read for the rule below.
+_CHECKS_A_DAY = 6
+
+
+def same_temperature_days(checks: list[HealthCheck], days: int, today: date) -> int:
+    """需核实 rule ``same_temperature`` over the newest checks: ``days`` when each of the
+    last ``days`` days up to today (or yesterday) has a check and every day's last
+    reading is the same temperature, else 0. Never acted on: the list shows it."""
     last_of_day: dict[date, int] = {}
-    for temp, at in checks:
-        last_of_day.setdefault(local(at).date(), temp)
+    for check in checks:
+        last_of_day.setdefault(local(check.reported_at).date(), check.temp_centi)
     end = today if today in last_of_day else today - timedelta(days=1)
     run = [last_of_day.get(end - timedelta(days=i)) for i in range(days)]
     return days if None not in run and len(set(run)) == 1 else 0
@@ -241,10 +239,12 @@ async def list_entries(
             and who.may_handle(where[q.unit_id])]
     out = []
     for q, place in mine[:LIST_LIMIT]:
-        last = await latest_check(session, q.id)  # type: ignore[arg-type]
+        # One read serves the latest reading and the same-temperature rule.
+        checks = await recent_checks(session, q.id, same_temp_days * _CHECKS_A_DAY)  # type: ignore[arg-type]
+        last = checks[0] if checks else None
         checked = last is not None and local(last.reported_at).date() == today
         entry = view(q, place, today, last, checked)
-        same = await same_temperature_days(session, q.id, same_temp_days, today)  # type: ignore[arg-type]
+        same = same_temperature_days(checks, same_temp_days, today)
         out.append(replace(entry, same_temp_days=same) if same else entry)
     return Listing(out, len(mine))
 
