@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
 NODE_STAMP := tests/wechaty/node_modules/.installed-stamp
+# The web console's browser libraries (ECharts, htmx), served from our own origin.
+ASSETS_STAMP := plugins/console/static/node_modules/.installed-stamp
 
 # Time travel: the suite again with the whole process tree's clock moved (libfaketime).
 # The whole suite at one instant, the `time` subset at the others (Asia/Shanghai).
@@ -12,7 +14,7 @@ TT_FULL := 2027-06-15 02:30:00
 TT_SUBSET := '2028-02-29 23:59:30' '2026-12-31 23:59:50'
 PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider
 
-.PHONY: install node faketime run test test-now time-travel lint bench clean
+.PHONY: install assets node faketime chromium run test test-now time-travel lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +24,15 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) assets
+
+$(ASSETS_STAMP): plugins/console/static/package.json plugins/console/static/package-lock.json
+	@if command -v npm >/dev/null; then \
+		npm ci --prefix plugins/console/static --no-audit --no-fund --loglevel=error && \
+		touch $(ASSETS_STAMP); \
+	else echo "npm not found: the web console runs without its charts (install Node.js)"; fi
+
+assets: $(ASSETS_STAMP)
 
 # The real Wechaty TypeScript gateway the WeChat tests talk to (pinned lock file).
 $(NODE_STAMP): tests/wechaty/package.json tests/wechaty/package-lock.json
@@ -38,6 +48,13 @@ faketime:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime >/dev/null; }
 	@command -v faketime >/dev/null
 
+# Debian's chromium for the browser tests (playwright drives it; no browser download).
+chromium:
+	@command -v chromium >/dev/null || { \
+		(apt-get update -qq || true) && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@command -v chromium >/dev/null
+
 run: install
 	$(BIN)/gridbot run
 
@@ -45,13 +62,13 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
 
-test: install node faketime
+test: install node faketime chromium
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
 	$(MAKE) --no-print-directory test-now
 	$(MAKE) --no-print-directory time-travel
 
-test-now: install node
+test-now: install node chromium
 	$(PYTEST)
 
 # `make time-travel AT='2027-06-15 02:30:00'` runs the whole suite at one instant

@@ -29,6 +29,7 @@ PLUGINS = (
     "plugins.roster", "plugins.checkin", "plugins.broadcast", "plugins.slogans", "plugins.policy",
     "plugins.quarantine", "plugins.incidents", "plugins.duties", "plugins.retention",
     "plugins.reminders", "plugins.alerts", "plugins.assist", "plugins.supervision",
+    "plugins.console",
 )
 
 
@@ -77,6 +78,10 @@ def load_plugins() -> None:
     from bot import router
 
     router.install()  # last: the plugins' declarations make its table
+    from bot import console
+
+    console.install(nonebot.get_app(), console.declared_parts(
+        p.metadata.extra for p in nonebot.get_loaded_plugins() if p.metadata))
 
 
 def _redacted_logging(settings: Settings) -> None:

@@ -69,6 +69,19 @@ class Settings(BaseModel):
     intake_max_inflight: int = Field(8, alias="gridbot_intake_max_inflight", ge=1)
     intake_max_waiting: int = Field(32, alias="gridbot_intake_max_waiting", ge=0)
     intake_max_wait_s: float = Field(5.0, alias="gridbot_intake_max_wait", gt=0)
+    # Web console (plugins/console): the base of the links the bot sends (default
+    # http://HOST:PORT; behind a TLS proxy, its https address), and the key that signs
+    # session cookies (empty: one is generated and kept next to the database).
+    public_url: str = Field("", alias="gridbot_public_url")
+    console_secret: str = Field("", alias="gridbot_console_secret")
+    console_logins_per_minute: int = Field(10, alias="gridbot_console_logins_per_minute", ge=1)
+    # Supervision (plugins/supervision): the weekly report to the 纪检监督组 group.
+    # Weekday (0 = Monday) and local time (empty = no weekly report); it covers the
+    # seven days before the day it is sent.
+    supervision_weekly_day: int = Field(0, alias="gridbot_supervision_weekly_day", ge=0, le=6)
+    supervision_weekly_time: str = Field(
+        "09:00", alias="gridbot_supervision_weekly_time", pattern=r"^(([01]\d|2[0-3]):[0-5]\d)?$"
+    )
     # Set to start the Wechaty adapter (its other settings are read by the adapter).
     wechaty_endpoint: str | None = None
     # Hosts a WeCom robot webhook may point at (tests add 127.0.0.1).
@@ -110,6 +123,11 @@ class Settings(BaseModel):
     def exposed_without_token(self) -> bool:
         """True when the OneBot WebSocket listens beyond loopback and takes anyone."""
         return not self.onebot_access_token and self.host not in ("127.0.0.1", "localhost", "::1")
+
+    def console_url(self, path: str = "/console/") -> str:
+        """An absolute link into the web console."""
+        base = (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+        return base + path
 
     def pacing_table(self) -> dict[str, Any]:
         from bot.outbox import DEFAULT_PACING, Pacing

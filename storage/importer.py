@@ -15,11 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ground.grammar import cn_to_int, normalize, parse_building
-from storage.models import Building, Community, Grid, Person, RoleGrant, TeamMember, Unit
+from storage.models import Account, Building, Community, Grid, Person, RoleGrant, TeamMember, Unit
 from storage.repo import (
     ADMIN,
     BUILDING_LEADER,
@@ -383,3 +383,96 @@ async def _import_staff(session: AsyncSession, row: StaffRow, count: dict[str, i
             session.add(TeamMember(person_id=person.id, team=team))
             _bump(count, "team")
     await session.flush()
+
+
+@dataclass
+class RosterPreview:
+    """What applying a validated roster would change, shown before it is applied."""
+
+    kind: str
+    rows: int
+    added: list[str] = field(default_factory=list)  # units (or staff accounts) new
+    changed: list[str] = field(default_factory=list)  # households or grid that differ
+    absent: list[str] = field(default_factory=list)  # in the database, not in the file: kept
+    people: list[str] = field(default_factory=list)  # accounts not known yet
+
+
+async def preview_rows(session: AsyncSession, kind: str, rows: list) -> RosterPreview:
+    """The difference between the database and validated rows (nothing is written)."""
+    known = set((await session.exec(select(Account.id))).all())
+    out = RosterPreview(kind, len(rows))
+    if kind == "staff":
+        for r in rows:
+            if r.account not in known:
+                out.added.append(f"{r.name}（{r.account}）" + ("，管理员" if r.admin else ""))
+                out.people.append(r.account)
+        return out
+    current = {
+        (c, b, u): (g, h)
+        for c, g, b, u, h in (await session.exec(
+            select(Community.name, Grid.name, Building.number, Unit.number, Unit.households)
+            .join(Building, col(Building.id) == Unit.building_id)
+            .join(Community, col(Community.id) == Building.community_id)
+            .join(Grid, col(Grid.id) == Building.grid_id)
+        )).all()
+    }
+    in_file = set()
+    for r in rows:
+        key = (r.community, r.building, r.unit)
+        in_file.add(key)
+        label = f"{r.community}/{r.building}栋{r.unit}单元"
+        if key not in current:
+            out.added.append(f"{label}（{r.households}户）")
+        elif current[key] != (r.grid, r.households):
+            grid, households = current[key]
+            out.changed.append(f"{label}：{grid}、{households}户 → {r.grid}、{r.households}户")
+        for account in (r.building_leader_account, r.unit_leader_account):
+            if account and account not in known and account not in out.people:
+                out.people.append(account)
+    communities = {r.community for r in rows}
+    out.absent = [f"{c}/{b}栋{u}单元" for (c, b, u) in sorted(current)
+                  if c in communities and (c, b, u) not in in_file]
+    return out
+
+
+def read_upload(data: bytes, filename: str) -> list[list[str]]:
+    """An uploaded file's table (blocking: call it in a thread). XLSX by name, else CSV."""
+    if filename.lower().endswith((".xlsx", ".xlsm")):
+        from openpyxl import load_workbook
+
+        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        try:
+            return [["" if v is None else _cell(v) for v in row]
+                    for row in wb.worksheets[0].iter_rows(values_only=True)]
+        finally:
+            wb.close()
+    return parse_csv_text(data.decode("utf-8-sig"))
+
+
+async def unit_roster(session: AsyncSession) -> list[list]:
+    """The current unit roster in the import format (UNIT_HEADER first): what a
+    re-import of it would leave unchanged."""
+    units = (await session.exec(
+        select(Community.name, Grid.name, Building.number, Unit.number, Unit.households,
+               Building.id, Unit.id)
+        .join(Building, col(Building.id) == Unit.building_id)
+        .join(Community, col(Community.id) == Building.community_id)
+        .join(Grid, col(Grid.id) == Building.grid_id)
+        .order_by(Community.name, Building.number, Unit.number)
+    )).all()
+    leaders: dict[tuple[str, int], tuple[str, str]] = {}
+    for kind, scope_id, name, account in (await session.exec(
+        select(RoleGrant.scope_kind, RoleGrant.scope_id, Person.name, Account.id)
+        .join(Person, col(Person.id) == RoleGrant.person_id)
+        .outerjoin(Account, col(Account.person_id) == Person.id)
+        .where(col(RoleGrant.role).in_((BUILDING_LEADER, UNIT_LEADER)),
+               col(RoleGrant.scope_kind).in_(("building", "unit")))
+        .order_by(col(RoleGrant.id))
+    )).all():
+        leaders.setdefault((kind, scope_id), (name, account or ""))
+    rows: list[list] = [list(UNIT_HEADER)]
+    for c, g, b, u, h, bid, uid in units:
+        bl, bla = leaders.get(("building", bid), ("", ""))
+        ul, ula = leaders.get(("unit", uid), ("", ""))
+        rows.append([c, g, b, u, h, bl, bla, ul, ula])
+    return rows

@@ -185,6 +185,7 @@ from storage.models_checkin import (  # noqa: E402,F401  (check-in and scheduler
     ScheduledItem,
     SpotCheck,
 )
+from storage.models_console import ConsoleLink, ConsoleSession  # noqa: E402,F401  (web console)
 from storage.models_deadlines import Alert, AssistTask, Reminder  # noqa: E402,F401  (deadlines)
 from storage.models_events import Duty, Incident, Quarantine  # noqa: E402,F401  (events)
 from storage.models_outbox import OutboxItem  # noqa: E402,F401  (the paced outbox)

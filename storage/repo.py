@@ -34,6 +34,7 @@ BUILDING_LEADER = "楼长"
 UNIT_LEADER = "单元长"
 VOLUNTEER = "志愿者"
 BASE_ROLES = (ADMIN, STAFF, BUILDING_LEADER, UNIT_LEADER, VOLUNTEER)
+SUPERVISION_TEAM = "纪检监督组"  # reads the duty record and the audit log
 TEAMS = (
     "综合协调组",
     "数据统计排查组",

@@ -178,3 +178,31 @@ def as_answered(renderer, expected: str, text: str) -> str:
         return expected
     return renderer.render(BAD_ARGS_TEMPLATE, **brief(expected, m.group(1), text[m.end():])
                            .context)
+
+
+def console_client():
+    """An HTTP client on the bot's own FastAPI app (the web console), in-process."""
+    import httpx
+    import nonebot
+
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=nonebot.get_app()),
+                             base_url="http://127.0.0.1:8080")
+
+
+async def console_login(rt: Runtime, client, account: str) -> None:
+    """A console session for ``account`` through a one-time link, as /后台 gives."""
+    from storage import console as links
+
+    async with rt.db.write() as s:
+        token = await links.issue_link(s, account, links.LINK_LOGIN, rt.now())
+    response = await client.get(f"/console/login/{token}")
+    assert response.status_code == 303, response.text
+
+
+def link_in(text: str, kind: str) -> str:
+    """The path of the console link (``login`` or ``download``) in a bot message."""
+    import re
+
+    found = re.search(rf"https?://[^/\s]+(/console/{kind}/[A-Za-z0-9_\-]+)", text)
+    assert found, text
+    return found.group(1)

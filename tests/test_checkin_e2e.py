@@ -15,9 +15,10 @@ from openpyxl import load_workbook
 from sqlmodel import col, func, select
 
 from bot.runtime import Runtime
-from storage.models import AuditLog, CheckinReport, CheckinRound, CheckinRoundUnit
+from storage.models import AuditLog, CheckinReport, CheckinRound, CheckinRoundUnit, ConsoleLink
+from storage.retention import exports_dir
 from tests.conftest import dump_db
-from tests.helpers import collect, outbox_settled
+from tests.helpers import collect, console_client, console_login, link_in, outbox_settled
 from tests.onebot import OneBotPeer
 
 WORK = 800001  # work group of 幸福社区/第一网格
@@ -158,8 +159,18 @@ async def test_round_end_to_end(peer: OneBotPeer, street: Runtime, outbox) -> No
     sent = by_target[f"group:{WORK}"]
     assert "已私聊发给您" in sent.text
     assert "exports" not in sent.text
-    path = Path(private.text.split("文件保存在服务器：", 1)[1].splitlines()[0])
-    assert path.parent.name == "exports"
+    # A link, never a server path: opened through the staff member's own console login.
+    assert "exports" not in private.text and "/console/download/" in private.text
+    async with console_client() as web:
+        await console_login(street, web, f"qq:{STAFF}")
+        got = await web.get(link_in(private.text, "download"))
+        assert got.status_code == 200
+        assert (await web.get(link_in(private.text, "download"))).status_code == 403  # once
+    async with street.db.read() as s:
+        name = (await s.exec(
+            select(ConsoleLink.path).where(ConsoleLink.purpose == "download"))).one()
+    path = exports_dir(street.settings.db_url) / name
+    assert path.read_bytes() == got.content
     mode, report_rows, missing_rows = await asyncio.to_thread(read_export, path)
     assert mode == 0o600
     async with street.db.read() as s:

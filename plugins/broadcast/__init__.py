@@ -7,12 +7,13 @@ from nonebot import on_message
 from nonebot.adapters import Bot, Event
 from nonebot.rule import Rule
 
+from bot.console import ConsolePart
 from bot.kit import Command, plugin_meta
 from bot.permissions import STAFF_PERM
 from bot.platforms import account_of, group_of, platform_of
 from bot.runtime import Runtime, RuntimeDep
 from bot.scheduler import SchedulerHooks
-from plugins.broadcast import ack, flows, service
+from plugins.broadcast import ack, console, flows, service
 from storage.models_outbox import OutboxItem
 
 
@@ -42,6 +43,9 @@ __plugin_meta__ = plugin_meta(
     Command("广播情况", STAFF_PERM, "broadcast_status", flow=flows.status_cmd),
     group="宣传", outbox_hooks={"broadcast": on_item_final},
     scheduler=SchedulerHooks(handlers={ack.KIND_CHASE: ack.on_chase}),
+    console=ConsolePart(router=console.router, order=30,
+                        nav=(("广播", "/console/broadcast", "staff"),
+                             ("标语/政策", "/console/publicity", "staff"))),
 )
 
 

@@ -4,9 +4,10 @@ progress, laggard chasing, escalation and export (DESIGN.md §3)."""
 from __future__ import annotations
 
 from bot.asks import Ask
+from bot.console import ConsolePart
 from bot.kit import Command, Outcome, Sender, deliver, no_arguments, plugin_meta, sender_of
 from bot.permissions import LEADER_PERM, STAFF_PERM
-from plugins.checkin import flows, jobs, relay
+from plugins.checkin import console, flows, jobs, relay
 
 __plugin_meta__ = plugin_meta(
     "checkin", "Screening rounds: open, report, progress, chase laggards, export, close.",
@@ -29,6 +30,8 @@ __plugin_meta__ = plugin_meta(
     Command("抽查", STAFF_PERM, "checkin_spot", flow=flows.spot_cmd),
     Command("核实", LEADER_PERM, "checkin_verify", flow=flows.verify_cmd, private_only=True),
     group="排查打卡", scheduler=jobs.HOOKS,
+    console=ConsolePart(router=console.router, order=10, cards=(console.rounds_card,),
+                        nav=(("排查", "/console/rounds", "leader"),)),
     # Asked before they run: a second round with the same title and scope within
     # 10 minutes, /结束 with units unreported.
     asks=(

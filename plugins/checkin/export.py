@@ -7,6 +7,7 @@ accounts: it is created 0600 inside a 0700 directory next to the database.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Sequence
 from datetime import datetime
@@ -15,7 +16,9 @@ from pathlib import Path
 from openpyxl import Workbook
 
 from ground.timeutil import local
+from plugins.checkin import service, spot
 from plugins.checkin.service import MissingUnit, ReportRow
+from storage.db import Database
 from storage.retention import exports_dir
 from storage.sheets import safe_row
 
@@ -29,6 +32,19 @@ REPORT_HEADER = [
 MISSING_HEADER = ["轮次", "标题", "社区", "网格", "楼栋", "单元", "登记户数", "单元长", "楼长"]
 SPOT_SHEET = "抽查"
 SPOT_HEADER = ["轮次", "楼栋", "单元", "核实账号", "结果", "说明", "抽查时间", "核实时间"]
+
+
+async def write_round(db: Database, db_url: str, round_id: int, title: str,
+                      now: datetime) -> Path:
+    """The round's workbook as of now, written (in a thread) into the exports directory."""
+    async with db.read() as s:
+        reports = await service.current_reports(s, round_id)
+        missing = await service.missing_units(s, round_id, now)
+        checks = await spot.checks_of(s, round_id)
+    return await asyncio.to_thread(
+        write_workbook, export_path(db_url, round_id, now), round_id, title, reports, missing,
+        checks,
+    )
 
 
 def export_dir(db_url: str) -> Path:

@@ -13,7 +13,6 @@ them.
 
 from __future__ import annotations
 
-import asyncio
 import random
 import re
 from dataclasses import dataclass, field, replace
@@ -29,6 +28,7 @@ from plugins._common.lookups import origin_group as _binding
 from plugins.checkin import export, notify, relay, service, signals, spot, syntax, tally
 from plugins.checkin.report import ParseError, Report, Withdraw, parse_report, parse_withdraw
 from plugins.checkin.service import CheckinError
+from storage import console as links
 from storage.models import ChatGroup, CheckinRound
 from storage.places import Standing
 from storage.repo import (
@@ -489,19 +489,21 @@ async def export_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
         return _error(err)
     assert rnd.id is not None
     async with rt.db.read() as s:
-        reports = await service.current_reports(s, rnd.id)
-        missing = await service.missing_units(s, rnd.id, now)
-        checks = await spot.checks_of(s, rnd.id)
-    path = await asyncio.to_thread(
-        export.write_workbook, export.export_path(rt.settings.db_url, rnd.id, now),
-        rnd.id, rnd.title, reports, missing, checks,
-    )
+        reports = len(await service.current_reports(s, rnd.id))
+        missing = len(await service.missing_units(s, rnd.id, now))
+    path = await export.write_round(rt.db, rt.settings.db_url, rnd.id, rnd.title, now)
     async with rt.db.write() as s:
+        # The file is fetched through the person's own console login, never by a path.
+        token = await links.issue_link(s, sender.account, links.LINK_DOWNLOAD, now,
+                                       path=path.name, label=path.name)
         await audit(
             s, sender.account, "export_round",
-            f"#{rnd.id} reports={len(reports)} missing={len(missing)} file={path.name}",
+            f"#{rnd.id} reports={reports} missing={missing} file={path.name}",
+            at=now, subject=("round", rnd.id),
         )
-    ctx = {"rnd": rnd, "path": str(path), "reports": len(reports), "missing": len(missing)}
+    ctx = {"rnd": rnd, "url": rt.settings.console_url(f"/console/download/{token}"),
+           "hours": int(links.DOWNLOAD_TTL.total_seconds() // 3600),
+           "reports": reports, "missing": missing}
     message = Out("checkin/export_ok", ctx)
     if sender.group_id is None:
         return Outcome([message])

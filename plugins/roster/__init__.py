@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from bot.console import ConsolePart
 from bot.kit import Command, no_arguments, plugin_meta
 from bot.permissions import ADMIN_PERM, EVERYONE, STAFF_PERM
-from plugins.roster import flows
+from plugins.roster import console, flows
 
 __plugin_meta__ = plugin_meta(
     "roster", "Roster: help, own info, group binding, appointments, invites.",
@@ -20,5 +21,7 @@ __plugin_meta__ = plugin_meta(
     Command("任命", ADMIN_PERM, "appoint", flow=flows.appoint_cmd),
     Command("撤销", ADMIN_PERM, "revoke", flow=flows.revoke_cmd),
     group="花名册", usage="/帮助 /我的信息 /绑定群 /解绑群 /任命 /撤销 /邀请 /绑定",
+    console=ConsolePart(router=console.router, order=20,
+                        nav=(("名册", "/console/roster", "staff"),)),
 )
 
