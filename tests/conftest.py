@@ -29,7 +29,7 @@ TIME_MODULES = {
     "test_incidents", "test_outbox",
     "test_outbox_faults", "test_outbox_kill9", "test_parse", "test_policy", "test_quarantine",
     "test_reminders", "test_retention", "test_scheduler_core", "test_scheduler_process",
-    "test_slogans", "test_webhook",
+    "test_slogans", "test_supervision", "test_supervision_record", "test_webhook",
 }
 
 

@@ -1,11 +1,12 @@
 """Supervision (督查) for the 纪检监督组: a record of duty derived from the tables that
-already exist, summarised on request (DESIGN.md; issue 14)."""
+already exist, summarised on request and every week to the 纪检监督组 group
+(DESIGN.md; issue 14)."""
 
 from __future__ import annotations
 
 from bot.kit import Command, plugin_meta
 from bot.permissions import role_permission
-from plugins.supervision import flows
+from plugins.supervision import flows, jobs
 from storage.repo import ADMIN
 
 SUPERVISE_PERM = role_permission(ADMIN, flows.SUPERVISION_TEAM)
@@ -14,5 +15,5 @@ __plugin_meta__ = plugin_meta(
     "supervision", "The duty record: who did their duty on time (督查).",
     # Names people: private chats, or the 纪检监督组's own group (a team group).
     Command("督查", SUPERVISE_PERM, "supervise", flow=flows.supervise_cmd),
-    group="督查",
+    group="督查", scheduler=jobs.HOOKS,
 )

@@ -1,14 +1,32 @@
-"""The duty record (督查): who did their duty on time, derived from the tables that
-already hold the facts. This first part covers the check-in obligations: each unit
-of each round whose deadline fell in the period, its responsible leader (单元长, else
-楼长), when it was due and first reported, and the outcome (on time, late by how
-many minutes, or missed). Incidents, 协查 and 预警 are not in it yet.
+"""The duty record (督查): who did their duty on time, derived at query time from the
+tables that already hold the facts (nothing is copied). Each obligation whose due
+moment fell in the period (and has passed) is one row:
+
+- 排查打卡: each unit of each round; the unit's leader (单元长, else 楼长); due at the
+  round's deadline, done at its first report. Reminded when the round's 80 % reminder
+  fired before the report, escalated when the deadline summary to staff did.
+  A round ended (``/结束``) before its deadline cancels what was still unreported; a
+  unit with no registered household in the round's snapshot is exempt unless it reported.
+  (Manual ``/催报`` chases are not recorded per unit anywhere, so they are not counted.)
+- 定期任务: each unit of each occurrence of a recurring duty (``/任务``); due by the end
+  of the day it falls on; chased when the day's laggard reminder fired before it was
+  done. A duty stopped before that cancels the rest.
+- 事件受理: each incident, acknowledged within ``incident_escalate_minutes`` (15) of
+  its report by the 应急小分队; escalated when the scheduler escalated it.
+- 协查: each 协查函, done within 24 h by the 流调组; reminders are the ones that fired
+  before it was done.
+- 预警确认: each work group addressed by a ``/预警``, acknowledged within 2 h; a group
+  unbound since, and silent, is cancelled (nobody could acknowledge for it).
+
+Outcomes: on time, late (by how many minutes) or missed; exempt and cancelled rows
+are labelled and not counted. Plain async functions over a session, and pure ones.
 """
 
 from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
@@ -19,17 +37,42 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from ground.grammar import normalize
 from ground.timeutil import SHANGHAI, as_utc, local
 from storage.models import (
+    Account,
     Building,
+    ChatGroup,
     CheckinReport,
     CheckinRound,
     CheckinRoundUnit,
     Community,
     Grid,
+    ScheduledItem,
     Unit,
 )
+from storage.models import Person as RosterPerson
+from storage.models_checkin import ITEM_DONE
+from storage.models_deadlines import Alert, AlertAck, AssistTask
+from storage.models_events import Duty, DutyOccurrence, DutyUnit, Incident
 from storage.places import Place, leaders_by_unit
 
 ON_TIME, LATE, MISSED = "on_time", "late", "missed"
+EXEMPT, CANCELLED = "exempt", "cancelled"  # labelled, never counted as missed
+EXCUSED = (EXEMPT, CANCELLED)
+
+CHECKIN, DUTY, INCIDENT, ASSIST, ALERT = "排查打卡", "定期任务", "事件受理", "协查", "预警确认"
+KINDS = (CHECKIN, DUTY, INCIDENT, ASSIST, ALERT)
+# Obligations of the communities' own people, summarised by community and grid.
+UNIT_KINDS = (CHECKIN, DUTY)
+
+RESPONSE_TEAM = "应急小分队"
+TRACING_TEAM = "流调组"
+WORK_GROUP_ROLE = "工作群"
+
+# Scheduler item kinds of the other capabilities, read (never written) here.
+CHECKIN_REMIND, CHECKIN_DEADLINE = "checkin.remind", "checkin.deadline"
+DUTY_CHASE = "duty.chase"
+ASSIST_REMIND = "assist.remind"
+ALERT_ACK_REMIND = "alert.ack_remind"
+
 _SPAN_RE = re.compile(
     r"^(?P<a>\d{1,2})-(?P<ad>\d{1,2})\s*(?:至|到|~|-)\s*(?P<b>\d{1,2})-(?P<bd>\d{1,2})$")
 
@@ -41,25 +84,25 @@ class Period:
     label: str
 
 
+def _midnight(d: date) -> datetime:
+    return datetime.combine(d, time(0), tzinfo=SHANGHAI)
+
+
 def parse_period(text: str, now: datetime) -> Period | None:
     """``本周`` (default) ``上周`` ``本月`` ``上月`` or ``11-01至11-30`` (local dates)."""
     t = normalize(text).replace(" ", "") or "本周"
     today = local(now).date()
-
-    def midnight(d: date) -> datetime:
-        return datetime.combine(d, time(0), tzinfo=SHANGHAI)
-
     monday = today - timedelta(days=today.weekday())
     first = today.replace(day=1)
     if t == "本周":
-        return Period(midnight(monday), midnight(today + timedelta(days=1)), "本周")
+        return Period(_midnight(monday), _midnight(today + timedelta(days=1)), "本周")
     if t == "上周":
-        return Period(midnight(monday - timedelta(days=7)), midnight(monday), "上周")
+        return Period(_midnight(monday - timedelta(days=7)), _midnight(monday), "上周")
     if t == "本月":
-        return Period(midnight(first), midnight(today + timedelta(days=1)), "本月")
+        return Period(_midnight(first), _midnight(today + timedelta(days=1)), "本月")
     if t == "上月":
         last_first = (first - timedelta(days=1)).replace(day=1)
-        return Period(midnight(last_first), midnight(first), "上月")
+        return Period(_midnight(last_first), _midnight(first), "上月")
     m = _SPAN_RE.match(t)
     if m is None:
         return None
@@ -70,20 +113,32 @@ def parse_period(text: str, now: datetime) -> Period | None:
         return None
     if a > b or (b - a).days > 366:
         return None
-    return Period(midnight(a), midnight(b + timedelta(days=1)), f"{a:%m-%d}至{b:%m-%d}")
+    return Period(_midnight(a), _midnight(b + timedelta(days=1)), f"{a:%m-%d}至{b:%m-%d}")
+
+
+def week_before(at: datetime) -> Period:
+    """The seven local days before the day of ``at``: what a weekly report covers."""
+    day = local(at).date()
+    a = day - timedelta(days=7)
+    b = day - timedelta(days=1)
+    return Period(_midnight(a), _midnight(day), f"{a:%m-%d}至{b:%m-%d}")
 
 
 @dataclass(frozen=True)
 class Obligation:
-    kind: str  # 排查打卡
-    ref: str  # #3 3栋2单元
+    kind: str  # one of KINDS
+    ref: str  # #3 3栋2单元 · 事件#2 · 函号 · 预警#1
     community: str
     grid: str
-    person: str  # the responsible leader's name, "" when none is registered
-    role: str
+    person: str  # the responsible (or acting) person's name, "" when none
+    role: str  # 单元长 · 楼长 · 应急小分队 · 流调组 · 工作群
     due: datetime
     done: datetime | None
-    outcome: str  # on_time | late | missed
+    outcome: str  # on_time | late | missed | exempt | cancelled
+    where: str = ""  # the unit or scope: 幸福社区/3栋2单元, 幸福社区/第一网格 工作群
+    reminders: int = 0  # reminders and chases that went out before it was done
+    escalated: bool = False
+    note: str = ""  # why exempt or cancelled
 
     @property
     def late_minutes(self) -> int:
@@ -91,12 +146,75 @@ class Obligation:
             return 0
         return int((as_utc(self.done) - as_utc(self.due)).total_seconds() // 60)
 
+    @property
+    def counted(self) -> bool:
+        return self.outcome not in EXCUSED
+
+
+def judge(due: datetime, done: datetime | None) -> str:
+    if done is None:
+        return MISSED
+    return ON_TIME if as_utc(done) <= as_utc(due) else LATE
+
+
+def _before(fired: datetime | None, done: datetime | None) -> bool:
+    """A reminder that fired while the obligation was still open."""
+    return fired is not None and (done is None or as_utc(fired) < as_utc(done))
+
+
+def _window(period: Period, now: datetime) -> tuple[datetime, datetime]:
+    return as_utc(period.start), min(as_utc(period.end), as_utc(now))
+
+
+async def _fired(
+    session: AsyncSession, kind: str, ref_ids: Iterable[int]
+) -> dict[int, list[datetime]]:
+    """When the scheduler ran each owner's items of ``kind`` (done rows only)."""
+    ids = sorted(set(ref_ids))
+    if not ids:
+        return {}
+    rows = (await session.exec(
+        select(ScheduledItem.ref_id, ScheduledItem.fired_at)
+        .where(ScheduledItem.kind == kind, col(ScheduledItem.ref_id).in_(ids),
+               ScheduledItem.state == ITEM_DONE, col(ScheduledItem.fired_at).is_not(None))
+    )).all()
+    out: dict[int, list[datetime]] = defaultdict(list)
+    for ref_id, fired_at in rows:
+        out[ref_id].append(fired_at)
+    return out
+
+
+async def _names(session: AsyncSession, accounts: Iterable[str | None]) -> dict[str, str]:
+    """Roster names by account (the account itself when unknown)."""
+    wanted = sorted({a for a in accounts if a})
+    if not wanted:
+        return {}
+    rows = (await session.exec(
+        select(Account.id, RosterPerson.name)
+        .join(RosterPerson, col(RosterPerson.id) == Account.person_id)
+        .where(col(Account.id).in_(wanted))
+    )).all()
+    found = dict(rows)
+    return {a: found.get(a, a) for a in wanted}
+
+
+async def _grid_names(session: AsyncSession, ids: Iterable[int]) -> dict[int, str]:
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    return dict((await session.exec(
+        select(Grid.id, Grid.name).where(col(Grid.id).in_(wanted))
+    )).all())
+
+
+# --- 排查打卡 ----------------------------------------------------------------------------------
+
 
 async def checkin_obligations(
     session: AsyncSession, period: Period, now: datetime,
 ) -> list[Obligation]:
     """Every unit of every round whose deadline fell in the period and has passed."""
-    until = min(as_utc(period.end), as_utc(now))
+    since, until = _window(period, now)
     RU = CheckinRoundUnit
     first = (
         select(CheckinReport.round_id, CheckinReport.unit_id,
@@ -104,44 +222,219 @@ async def checkin_obligations(
         .group_by(CheckinReport.round_id, CheckinReport.unit_id).subquery()
     )
     rows = (await session.exec(
-        select(CheckinRound.id, CheckinRound.deadline, RU.unit_id, RU.building_id, RU.grid_id,
-               RU.community_id, Building.number, Unit.number, Community.name, Grid.name,
-               first.c.done)
+        select(CheckinRound.id, CheckinRound.deadline, CheckinRound.closed_at, RU.unit_id,
+               RU.building_id, RU.grid_id, RU.community_id, Building.number, Unit.number,
+               Community.name, Grid.name, first.c.done, RU.households)
         .join(RU, col(RU.round_id) == CheckinRound.id)
         .join(Unit, col(Unit.id) == RU.unit_id)
         .join(Building, col(Building.id) == RU.building_id)
         .join(Community, col(Community.id) == RU.community_id)
         .join(Grid, col(Grid.id) == RU.grid_id)
         .outerjoin(first, and_(first.c.round_id == RU.round_id, first.c.unit_id == RU.unit_id))
-        .where(col(CheckinRound.deadline) >= as_utc(period.start),
-               col(CheckinRound.deadline) < until)
+        .where(col(CheckinRound.deadline) >= since, col(CheckinRound.deadline) < until)
         .order_by(CheckinRound.id, Community.name, Building.number, Unit.number)
     )).all()
-    places = [Place(r[2], r[3], r[4], r[5]) for r in rows]
+    places = [Place(r[3], r[4], r[5], r[6]) for r in rows]
     leaders = await leaders_by_unit(session, places, now)
+    round_ids = {r[0] for r in rows}
+    reminded = await _fired(session, CHECKIN_REMIND, round_ids)
+    escalated = await _fired(session, CHECKIN_DEADLINE, round_ids)
     out = []
-    for (rid, deadline, _unit, _b, _g, _c, b_no, u_no, community, grid, done), place in zip(
-        rows, places, strict=True
-    ):
+    for (rid, deadline, closed_at, _u, _b, _g, _c, b_no, u_no, community, grid, done,
+         households), place in zip(rows, places, strict=True):
         who = next(iter(leaders.get(place.unit_id, [])), None)
-        outcome = MISSED if done is None else (
-            ON_TIME if as_utc(done) <= as_utc(deadline) else LATE)
+        outcome, note = judge(deadline, done), ""
+        if outcome == MISSED and households == 0:
+            outcome, note = EXEMPT, "无登记住户"
+        elif (outcome == MISSED and closed_at is not None
+                and as_utc(closed_at) < as_utc(deadline)):
+            outcome, note = CANCELLED, "轮次提前结束"
         out.append(Obligation(
-            "排查打卡", f"#{rid} {b_no}栋{u_no}单元", community, grid,
+            CHECKIN, f"#{rid} {b_no}栋{u_no}单元", community, grid,
             who.name if who else "", who.role if who else "", deadline, done, outcome,
+            where=f"{community}/{b_no}栋{u_no}单元",
+            reminders=sum(_before(f, done) for f in reminded.get(rid, [])),
+            escalated=outcome != CANCELLED and any(
+                _before(f, done) for f in escalated.get(rid, [])),
+            note=note,
         ))
     return out
+
+
+# --- 定期任务 ----------------------------------------------------------------------------------
+
+
+def duty_due(starts_at: datetime) -> datetime:
+    """A duty is done the day it falls on: due at the next local midnight."""
+    return as_utc(_midnight(local(starts_at).date() + timedelta(days=1)))
+
+
+async def duty_obligations(
+    session: AsyncSession, period: Period, now: datetime,
+) -> list[Obligation]:
+    since, until = _window(period, now)
+    # An occurrence is due the day it starts: look one day back from the window.
+    rows = (await session.exec(
+        select(DutyOccurrence.id, DutyOccurrence.starts_at, Duty.id, Duty.name, Duty.stopped_at,
+               DutyUnit.unit_id, DutyUnit.building_id, DutyUnit.grid_id, DutyUnit.community_id,
+               DutyUnit.done_at, Building.number, Unit.number, Community.name)
+        .join(Duty, col(Duty.id) == DutyOccurrence.duty_id)
+        .join(DutyUnit, col(DutyUnit.occurrence_id) == DutyOccurrence.id)
+        .join(Unit, col(Unit.id) == DutyUnit.unit_id)
+        .join(Building, col(Building.id) == DutyUnit.building_id)
+        .join(Community, col(Community.id) == DutyUnit.community_id)
+        .where(col(DutyOccurrence.starts_at) >= since - timedelta(days=1),
+               col(DutyOccurrence.starts_at) < until)
+        .order_by(DutyOccurrence.starts_at, DutyOccurrence.id, Community.name, Building.number,
+                  Unit.number)
+    )).all()
+    rows = [r for r in rows if since <= duty_due(r[1]) < until]
+    places = [Place(r[5], r[6], r[7], r[8]) for r in rows]
+    leaders = await leaders_by_unit(session, places, now)
+    grids = await _grid_names(session, (r[7] for r in rows))
+    chased = await _fired(session, DUTY_CHASE, (r[0] for r in rows))
+    out = []
+    for (occ_id, starts_at, duty_id, name, stopped_at, unit_id, _b, grid_id, _c, done, b_no,
+         u_no, community) in rows:
+        due = duty_due(starts_at)
+        who = next(iter(leaders.get(unit_id, [])), None)
+        outcome, note = judge(due, done), ""
+        if outcome == MISSED and stopped_at is not None and as_utc(stopped_at) < due:
+            outcome, note = CANCELLED, "任务已停止"
+        out.append(Obligation(
+            DUTY, f"任务#{duty_id} {name} {local(starts_at):%m-%d} {b_no}栋{u_no}单元",
+            community, grids.get(grid_id, ""), who.name if who else "",
+            who.role if who else "", due, done, outcome,
+            where=f"{community}/{b_no}栋{u_no}单元",
+            reminders=sum(_before(f, done) for f in chased.get(occ_id, [])), note=note,
+        ))
+    return out
+
+
+# --- 事件受理 ----------------------------------------------------------------------------------
+
+
+async def incident_obligations(
+    session: AsyncSession, period: Period, now: datetime, minutes: int,
+) -> list[Obligation]:
+    """Each incident, to be acknowledged within ``minutes`` of its report."""
+    since, until = _window(period, now)
+    window = timedelta(minutes=minutes)
+    rows = (await session.exec(
+        select(Incident, Building.number, Unit.number, Community.name, Building.grid_id)
+        .join(Unit, col(Unit.id) == Incident.unit_id)
+        .join(Building, col(Building.id) == Unit.building_id)
+        .join(Community, col(Community.id) == Building.community_id)
+        .where(col(Incident.reported_at) >= since - window,
+               col(Incident.reported_at) < until - window)
+        .order_by(Incident.id)
+    )).all()
+    names = await _names(session, (r[0].acked_by for r in rows))
+    grids = await _grid_names(session, (r[4] for r in rows))
+    out = []
+    for inc, b_no, u_no, community, grid_id in rows:
+        due = as_utc(inc.reported_at) + window
+        out.append(Obligation(
+            INCIDENT, f"事件#{inc.id} {inc.kind}", community, grids.get(grid_id, ""),
+            names.get(inc.acked_by or "", ""), RESPONSE_TEAM, due, inc.acked_at,
+            judge(due, inc.acked_at), where=f"{community}/{b_no}栋{u_no}单元",
+            escalated=inc.escalated_at is not None,
+        ))
+    return out
+
+
+# --- 协查 ------------------------------------------------------------------------------------
+
+
+async def assist_obligations(
+    session: AsyncSession, period: Period, now: datetime,
+) -> list[Obligation]:
+    since, until = _window(period, now)
+    tasks = (await session.exec(
+        select(AssistTask).where(col(AssistTask.due_at) >= since, col(AssistTask.due_at) < until)
+        .order_by(AssistTask.id)
+    )).all()
+    names = await _names(session, (t.done_by for t in tasks))
+    reminded = await _fired(session, ASSIST_REMIND, (t.id for t in tasks if t.id is not None))
+    return [
+        Obligation(
+            ASSIST, f"协查函 {t.letter_no}", "", "", names.get(t.done_by or "", ""),
+            TRACING_TEAM, t.due_at, t.done_at, judge(t.due_at, t.done_at), where="全部",
+            reminders=sum(_before(f, t.done_at) for f in reminded.get(t.id or 0, [])),
+            escalated=t.escalated_at is not None,
+        )
+        for t in tasks
+    ]
+
+
+# --- 预警确认 ----------------------------------------------------------------------------------
+
+
+async def alert_obligations(
+    session: AsyncSession, period: Period, now: datetime,
+) -> list[Obligation]:
+    since, until = _window(period, now)
+    rows = (await session.exec(
+        select(Alert, AlertAck).join(AlertAck, col(AlertAck.alert_id) == Alert.id)
+        .where(col(Alert.ack_deadline) >= since, col(Alert.ack_deadline) < until)
+        .order_by(Alert.id, AlertAck.chat_group_id)
+    )).all()
+    bound = set((await session.exec(
+        select(ChatGroup.id).where(
+            col(ChatGroup.id).in_(sorted({a.chat_group_id for _, a in rows})))
+    )).all()) if rows else set()
+    names = await _names(session, (a.acked_by for _, a in rows))
+    reminded = await _fired(session, ALERT_ACK_REMIND, (al.id for al, _ in rows if al.id))
+    out = []
+    for alert, ack in rows:
+        outcome, note = judge(alert.ack_deadline, ack.acked_at), ""
+        if outcome == MISSED and ack.chat_group_id not in bound:
+            outcome, note = CANCELLED, "群已解绑"
+        scope = ack.label.removesuffix(" 工作群")
+        community, _, grid = scope.partition("/")
+        out.append(Obligation(
+            ALERT, f"预警#{alert.id} {alert.region}", community, grid,
+            names.get(ack.acked_by or "", ""), WORK_GROUP_ROLE, alert.ack_deadline,
+            ack.acked_at, outcome, where=ack.label,
+            reminders=sum(_before(f, ack.acked_at) for f in reminded.get(alert.id or 0, [])),
+            escalated=alert.escalated_at is not None and outcome != CANCELLED
+            and _before(alert.escalated_at, ack.acked_at),
+            note=note,
+        ))
+    return out
+
+
+async def duty_record(
+    session: AsyncSession, period: Period, now: datetime, *, incident_minutes: int = 15,
+) -> list[Obligation]:
+    """The whole record of the period, by kind then due time."""
+    found = (
+        await checkin_obligations(session, period, now)
+        + await duty_obligations(session, period, now)
+        + await incident_obligations(session, period, now, incident_minutes)
+        + await assist_obligations(session, period, now)
+        + await alert_obligations(session, period, now)
+    )
+    order = {k: i for i, k in enumerate(KINDS)}
+    return sorted(found, key=lambda o: (order[o.kind], as_utc(o.due)))
+
+
+# --- the summary -----------------------------------------------------------------------------
 
 
 @dataclass
 class Tally:
     label: str
-    total: int = 0
+    total: int = 0  # counted: on time + late + missed
     on_time: int = 0
     late: int = 0
     missed: int = 0
+    excused: int = 0  # exempt or cancelled, not counted
 
     def add(self, o: Obligation) -> None:
+        if not o.counted:
+            self.excused += 1
+            return
         self.total += 1
         setattr(self, o.outcome, getattr(self, o.outcome) + 1)
 
@@ -162,27 +455,55 @@ class Person:
 class Summary:
     period: Period
     all: Tally
-    communities: list[Tally] = field(default_factory=list)
+    communities: list[Tally] = field(default_factory=list)  # 排查打卡 and 定期任务
     grids: list[Tally] = field(default_factory=list)
     people: list[Person] = field(default_factory=list)  # most late or missed first
+    kinds: dict[str, Tally] = field(default_factory=dict)
+    incident_minutes: int = 15
+
+    @property
+    def checkins(self) -> Tally:
+        return self.kinds[CHECKIN]
+
+    @property
+    def duties(self) -> Tally:
+        return self.kinds[DUTY]
+
+    @property
+    def incidents(self) -> Tally:
+        return self.kinds[INCIDENT]
+
+    @property
+    def assists(self) -> Tally:
+        return self.kinds[ASSIST]
+
+    @property
+    def alerts(self) -> Tally:
+        return self.kinds[ALERT]
 
 
-def summarize(period: Period, obligations: list[Obligation], top: int = 5) -> Summary:
+def summarize(
+    period: Period, obligations: list[Obligation], top: int = 5, incident_minutes: int = 15,
+) -> Summary:
     total = Tally("合计")
+    kinds = {k: Tally(k) for k in KINDS}
     by_community: dict[str, Tally] = {}
     by_grid: dict[str, Tally] = {}
-    people: dict[tuple[str, str], Person] = defaultdict(lambda: Person("", ""))
+    people: dict[tuple[str, str], Person] = {}
     for o in obligations:
         total.add(o)
-        by_community.setdefault(o.community, Tally(o.community)).add(o)
-        by_grid.setdefault(f"{o.community}/{o.grid}", Tally(f"{o.community}/{o.grid}")).add(o)
-        if o.outcome != ON_TIME and o.person:
-            p = people[(o.person, o.role)]
-            p.name, p.role = o.person, o.role
+        kinds.setdefault(o.kind, Tally(o.kind)).add(o)
+        if o.kind in UNIT_KINDS:
+            by_community.setdefault(o.community, Tally(o.community)).add(o)
+            label = f"{o.community}/{o.grid}"
+            by_grid.setdefault(label, Tally(label)).add(o)
+        if o.outcome in (LATE, MISSED) and o.person:
+            p = people.setdefault((o.person, o.role), Person(o.person, o.role))
             if o.outcome == LATE:
                 p.late += 1
             else:
                 p.missed += 1
     ranked = sorted(people.values(), key=lambda p: (-(p.late + p.missed), -p.missed, p.name))
     return Summary(period, total, sorted(by_community.values(), key=lambda t: t.label),
-                   sorted(by_grid.values(), key=lambda t: t.label), ranked[:top])
+                   sorted(by_grid.values(), key=lambda t: t.label), ranked[:top], kinds,
+                   incident_minutes)

@@ -30,10 +30,3 @@ SAMPLES = {
         "r": SimpleNamespace(person_name=H, role=H, scope_label=H, rebound_from=[H])
     },
 }
-NS = SimpleNamespace
-_TALLY = NS(label=H, total=10, on_time=7, late=2, missed=1, rate=70)
-SAMPLES |= {
-    "supervision/report": {"s": NS(
-        period=NS(label=H, start=NOW), all=_TALLY, communities=[_TALLY, _TALLY],
-        grids=[_TALLY, _TALLY], people=[NS(name=H, role=H, late=2, missed=1)] * 3)},
-}
