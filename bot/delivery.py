@@ -26,6 +26,7 @@ from bot.platforms import (
     send_to_group,
     send_to_user,
     split_account,
+    upload_to_user,
 )
 from bot.transport import MAX_MENTIONS_PER_MESSAGE, NotSent, SendFailed, chunk_mentions
 from storage.models import ChatGroup
@@ -160,6 +161,12 @@ class Delivery:
         for batch in list(chunk_mentions(mentions)) or [()]:
             results.append(await send_to_group(bot, group_id, build_message(bot, text, batch)))
         return results
+
+    async def file_to_account(self, account: str, data: bytes, name: str) -> bool:
+        """A file sent privately at once (not paced: it answers the person's own
+        command), where the platform can; False where it cannot."""
+        platform, uid = split_account(account)
+        return await upload_to_user(self.bot_for(platform), uid, data, name)
 
     async def send_account_now(self, account: str, text: str, exclude_bot: str = "") -> Any:
         platform, uid = split_account(account)

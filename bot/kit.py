@@ -19,9 +19,11 @@ that decides them.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nonebot.adapters import Bot, Event
@@ -77,6 +79,9 @@ class Outcome:
     private: list[tuple[str, Out]] = field(default_factory=list)  # (account, message)
     # Said instead of ``replies`` when a private message could not be sent.
     private_failed: Out | None = None
+    # Files sent privately where the platform can (account, path, name): a bonus
+    # beside the download link the messages carry, never instead of it.
+    files: list[tuple[str, Path, str]] = field(default_factory=list)
 
     @property
     def first(self) -> Out:
@@ -224,7 +229,7 @@ async def deliver(bot: Bot, event: Event, rt: Runtime, outcome: Outcome) -> None
     """Private messages, then replies (the sender sees what was understood)."""
     from bot.reply import reply_template
 
-    replies = outcome.replies
+    replies, files = outcome.replies, outcome.files
     for account, out in outcome.private:
         try:
             await rt.delivery.to_account(
@@ -233,6 +238,13 @@ async def deliver(bot: Bot, event: Event, rt: Runtime, outcome: Outcome) -> None
         except Exception as err:  # not a friend, bot offline, risk control
             log.warning("private %s failed: %s", out.template, err.__class__.__name__)
             replies = [outcome.private_failed] if outcome.private_failed else replies
+            files = []  # that chat is closed to files too
             break
     for out in replies:
         await reply_template(bot, event, out.template, out.mentions, **out.context)
+    for account, path, name in files:
+        try:
+            data = await asyncio.to_thread(path.read_bytes)
+            await rt.delivery.file_to_account(account, data, name)
+        except Exception as err:  # not a friend, no upload call, too big: the link stays
+            log.info("file %s not sent: %s", name, err.__class__.__name__)

@@ -8,6 +8,7 @@ always wrapped as a *text segment*: OneBot's `Message(str)` would parse CQ codes
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -141,6 +142,17 @@ async def send_to_group(bot: Bot, group_id: str, message: Any) -> Any:
     if platform == "wx":
         return await bot.send_to(conversation_id=group_id, message=message)  # type: ignore[attr-defined]
     raise NotImplementedError(f"group sends are not supported on {platform}")
+
+
+async def upload_to_user(bot: Bot, user_id: str, data: bytes, name: str) -> bool:
+    """Send a file privately where the platform can: OneBot implementations such as
+    NapCat and Lagrange take ``upload_private_file`` (base64, so the file need not be
+    on their host). False where there is no such call."""
+    if platform_of(bot) != "qq":
+        return False
+    await bot.call_api("upload_private_file", user_id=int(user_id),
+                       file="base64://" + base64.b64encode(data).decode(), name=name)
+    return True
 
 
 async def send_to_user(bot: Bot, user_id: str, message: Any) -> Any:

@@ -7,6 +7,7 @@ The street of tests/data: 7 units in 幸福社区 (第一网格: 1栋, 2栋; 第
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import stat
 from pathlib import Path
@@ -19,7 +20,7 @@ from storage.models import AuditLog, CheckinReport, CheckinRound, CheckinRoundUn
 from storage.retention import exports_dir
 from tests.conftest import dump_db
 from tests.helpers import collect, console_client, console_login, link_in, outbox_settled
-from tests.onebot import OneBotPeer
+from tests.onebot import OneBotPeer, parse_sent
 
 WORK = 800001  # work group of 幸福社区/第一网格
 ALERTS = 800002  # 四人一专班
@@ -154,7 +155,12 @@ async def test_round_end_to_end(peer: OneBotPeer, street: Runtime, outbox) -> No
     # /导出: the workbook's rows are the database's current reports and missing units.
     # The file goes out privately (through the outbox); the group only hears that it did.
     await peer.group_message(STAFF, WORK, "/导出 #1")
-    by_target = {s.target: s for s in await collect(peer, 2)}
+    # The link privately (through the outbox), the group's answer, and the workbook as a
+    # file where the OneBot implementation can upload one (NapCat, Lagrange), in any order.
+    frames = [await peer.next_action() for _ in range(3)]
+    uploads = [f for f in frames if f["action"] == "upload_private_file"]
+    by_target = {s.target: s for s in (parse_sent(f["action"], f["params"])
+                                       for f in frames if f not in uploads)}
     private = by_target[f"private:{STAFF}"]
     sent = by_target[f"group:{WORK}"]
     assert "已私聊发给您" in sent.text
@@ -171,6 +177,9 @@ async def test_round_end_to_end(peer: OneBotPeer, street: Runtime, outbox) -> No
             select(ConsoleLink.path).where(ConsoleLink.purpose == "download"))).one()
     path = exports_dir(street.settings.db_url) / name
     assert path.read_bytes() == got.content
+    [upload] = uploads
+    assert upload["params"]["user_id"] == STAFF and upload["params"]["name"] == path.name
+    assert base64.b64decode(upload["params"]["file"].removeprefix("base64://")) == got.content
     mode, report_rows, missing_rows = await asyncio.to_thread(read_export, path)
     assert mode == 0o600
     async with street.db.read() as s:

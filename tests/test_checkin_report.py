@@ -271,9 +271,12 @@ async def test_export_when_private_message_fails(peer: OneBotPeer, street: Runti
     assert sent.target == f"group:{GROUP}"
     assert "私聊发送失败" in sent.text and "/导出 #1" in sent.text
     assert "exports" not in sent.text  # the path stays private
-    # Privately, it works and carries the path; /未报 there has no @.
+    # Privately, it works and carries a download link (never the server path), and the
+    # workbook itself as a file; /未报 there has no @.
     sent = await peer.ask(10002, "/导出")
-    assert sent.target == "private:10002" and "exports/round1_" in sent.text
+    assert sent.target == "private:10002" and "/console/download/" in sent.text
+    assert "exports" not in sent.text
+    assert (await peer.next_action())["action"] == "upload_private_file"
     sent = await peer.ask(10002, "/未报")
     assert sent.target == "private:10002" and sent.ats == []
     assert "未打卡单元共7个" in sent.text

@@ -182,6 +182,14 @@ async def test_each_role_opens_exactly_its_pages(
         await console_login(street, web, account)
         got = {name: (await web.get(path)).status_code
                for name, path in pages(round_id, own, other).items()}
+        if account in (UNIT_1_1, BUILDING):  # with their own valid token, no staff action
+            csrf = re.search(r'name="csrf" value="([^"]+)"',
+                             (await web.get("/console/")).text).group(1)
+            before = dump_db(street, skip=CONSOLE_TABLES)
+            for path in ACTIONS[:-1]:  # all but /logout, which is theirs
+                response = await web.post(path, data={"csrf": csrf, "text": "通知"})
+                assert response.status_code == 403, path
+            assert dump_db(street, skip=CONSOLE_TABLES) == before
     assert {name for name, code in got.items() if code == 200} == opens
     assert all(code in (403, 404) for name, code in got.items() if name not in opens), got
 
@@ -309,6 +317,12 @@ async def test_an_export_link_is_single_use_and_only_for_its_owner(
     await open_round(street, work)
     sent = await work.ask(10002, "/导出")
     assert "data/" not in sent.text and "exports" not in sent.text
+    # The workbook as a file too, where QQ can; when the upload is refused, the link
+    # that already went out is all there is, and nothing else is said.
+    upload = await work.next_action(answer={"status": "failed", "retcode": 100, "data": None})
+    assert upload["action"] == "upload_private_file"
+    assert upload["params"]["user_id"] == 10002
+    await work.no_action()
     path = link_in(sent.text, "download")
     async with console_client() as web:
         assert (await web.get(path)).status_code == 401  # not logged in: still unused

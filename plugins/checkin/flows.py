@@ -505,14 +505,15 @@ async def export_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
            "hours": int(links.DOWNLOAD_TTL.total_seconds() // 3600),
            "reports": reports, "missing": missing}
     message = Out("checkin/export_ok", ctx)
+    files = [(sender.account, path, path.name)]  # also as a file where QQ can
     if sender.group_id is None:
-        return Outcome([message])
+        return Outcome([message], files=files)
     # Exports name leaders and their accounts: never into a group. The group only
     # hears that it went out, or how to get it when a private message cannot be
     # sent (QQ lets a bot write privately only to friends).
     return Outcome(
         [Out("checkin/export_sent", ctx)], private=[(sender.account, message)],
-        private_failed=Out("checkin/export_private_failed", ctx),
+        private_failed=Out("checkin/export_private_failed", ctx), files=files,
     )
 
 
