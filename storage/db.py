@@ -24,6 +24,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage import sqlite_driver
 from storage.directory import DIRECTORY_TABLES, Directory
 
 BUSY_TIMEOUT_MS = 10_000
@@ -89,7 +90,12 @@ def _install_pragmas(engine: AsyncEngine) -> None:
     @event.listens_for(sync_engine, "begin")
     def _on_begin(conn) -> None:
         immediate = conn.get_execution_options().get(_IMMEDIATE, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        statement = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+        dbapi_conn = conn.connection.dbapi_connection
+        if isinstance(dbapi_conn, sqlite_driver.OneHopConnection):
+            sqlite_driver.begin_with_next(dbapi_conn, statement)  # no hop of its own
+        else:
+            conn.exec_driver_sql(statement)
 
 
 def sync_url(url: str) -> str:
@@ -114,7 +120,11 @@ class Database:
         path = db_path(url)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-        self.engine = create_async_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+        kwargs: dict = {}
+        if make_url(url).get_dialect().driver == "aiosqlite":
+            kwargs["module"] = sqlite_driver.dbapi()  # one thread hop per statement
+        self.engine = create_async_engine(
+            url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000}, **kwargs)
         _install_pragmas(self.engine)
         _note_directory_writes(self.engine)
         self._write_lock: asyncio.Lock | None = None
@@ -173,23 +183,26 @@ class Database:
                 f"({self.writers_waiting} writers behind a stuck transaction?)"
             ) from None
         self._writer = task
+        session = AsyncSession(self.engine, expire_on_commit=False)
         try:
-            async with AsyncSession(self.engine, expire_on_commit=False) as session:
-                conn = await session.connection(execution_options={_IMMEDIATE: True})
-                info = conn.sync_connection.info if conn.sync_connection else {}
-                info.pop(_DIRECTORY_WRITE, None)
-                try:
-                    yield session
-                    await session.commit()
-                except BaseException:
-                    await session.rollback()
-                    raise
-                if info.pop(_DIRECTORY_WRITE, False):
-                    self.directory_writes += 1
+            conn = await session.connection(execution_options={_IMMEDIATE: True})
+            info = conn.sync_connection.info if conn.sync_connection else {}
+            info.pop(_DIRECTORY_WRITE, None)
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+            if info.pop(_DIRECTORY_WRITE, False):
+                self.directory_writes += 1
             _commits.set(_commits.get() + 1)
         finally:
             self._writer = None
             queue.release()
+            # The connection's return to the pool (its reset is another hop) happens
+            # after the next writer may start: the transaction is already over.
+            await session.close()
 
     async def dispose(self) -> None:
         if self._directory is not None:
