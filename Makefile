@@ -48,11 +48,13 @@ faketime:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime >/dev/null; }
 	@command -v faketime >/dev/null
 
-# Debian's chromium for the browser tests (playwright drives it; no browser download).
+# Debian's chromium for the browser tests (playwright drives it; no browser download),
+# and a Chinese font, so the console's screenshots show text (installed when missing).
 chromium:
-	@command -v chromium >/dev/null || { \
+	@command -v chromium >/dev/null && fc-list :lang=zh 2>/dev/null | grep -q . || { \
 		(apt-get update -qq || true) && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei \
+			>/dev/null; }
 	@command -v chromium >/dev/null
 
 run: install

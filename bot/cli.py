@@ -60,7 +60,9 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     from bot.inbound import MAX_FRAME_BYTES
 
     # Oversized WebSocket frames are refused by the server, before any parsing or logging.
-    nonebot.run(ws_max_size=MAX_FRAME_BYTES)
+    # No per-request access log: the console polls every few seconds, and its one-time
+    # link tokens are in the paths.
+    nonebot.run(ws_max_size=MAX_FRAME_BYTES, access_log=False)
     return 0
 
 

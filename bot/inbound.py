@@ -39,6 +39,8 @@ _SECRETS = re.compile(
     r"(bearer\s+|wechaty\s+)?[A-Za-z0-9._~+/-]{6,}"
 )
 _COMMAND = re.compile(r"^\s*[/／]\s*(\S{1,12})")
+# The web console's one-time links (login, download): a token in a path.
+_LINK_TOKEN = re.compile(r"(/console/(?:login|download)/)[A-Za-z0-9_\-]+")
 
 
 def redact(text: str) -> str:
@@ -46,6 +48,7 @@ def redact(text: str) -> str:
     if len(text) > MAX_LOG_CHARS:
         text = f"{text[:MAX_LOG_CHARS]}… [{len(text) - MAX_LOG_CHARS} more chars not logged]"
     text = _SECRETS.sub(lambda m: f"{m.group(1)}{m.group(2)}{m.group(3) or ''}***", text)
+    text = _LINK_TOKEN.sub(r"\1***", text)
     return scrub(text)
 
 

@@ -275,6 +275,8 @@ async def test_the_overview_shows_coverage_and_the_round_page_follows_reports(
         assert "已记入" in sent.text
         live = await web.get(f"/console/rounds/{round_id}/live")
         assert "已排查 18/138户 · 单元 1/7" in html_text(live.text)
+        missing = re.findall(r'data-testid="missing-unit">([^：]*)：', live.text)
+        assert len(missing) == 6 and "幸福社区/1栋1单元" not in missing  # the list follows too
         chart = re.search(r'id="chart-building"[^>]*data-chart="([^"]*)"', live.text)
         assert chart and "&#34;1栋&#34;, 18, 18" in chart.group(1)
 

@@ -142,3 +142,10 @@ async def test_log_file_has_no_personal_data_or_secrets(tmp_path: Path) -> None:
     assert "message from qq:12345 in group 9001: /打卡" in log  # our own line is there
     hits = {p: log.count(p) for p in PII if p in log}
     assert hits == {}, hits
+
+
+def test_console_link_tokens_never_reach_the_log() -> None:
+    from bot.inbound import redact
+
+    line = 'GET /console/login/Zk3_-q9AbCdEfGh HTTP/1.1 then /console/download/x-Y_z1 200'
+    assert redact(line) == "GET /console/login/*** HTTP/1.1 then /console/download/*** 200"

@@ -128,27 +128,35 @@ async def rounds_page(request: Request, viewer: Viewer = LeaderView) -> Response
     return the_console().page(request, viewer, "rounds", rounds=views)
 
 
-@router.get("/rounds/{round_id}")
-async def round_page(request: Request, round_id: int, viewer: Viewer = LeaderView) -> Response:
-    rt = current_runtime()
+async def _live_part(rt: Runtime, viewer: Viewer, round_id: int) -> dict | None:
+    """What the round page refreshes: the figures, the charts, the unreported units."""
     view = await _visible_round(rt, viewer, round_id)
     if view is None:
-        return the_console().page(request, viewer, "not_found", status=404)
+        return None
     async with rt.db.read() as s:
         missing = [m for m in await service.missing_units(s, round_id, rt.now())
                    if viewer.sees(m.place)]
+    return {"v": view, "missing": missing}
+
+
+@router.get("/rounds/{round_id}")
+async def round_page(request: Request, round_id: int, viewer: Viewer = LeaderView) -> Response:
+    rt = current_runtime()
+    live = await _live_part(rt, viewer, round_id)
+    if live is None:
+        return the_console().page(request, viewer, "not_found", status=404)
+    async with rt.db.read() as s:
         reported = await _reported_units(s, round_id, viewer)
-    return the_console().page(request, viewer, "round", v=view, missing=missing,
-                              reported=reported)
+    return the_console().page(request, viewer, "round", reported=reported, **live)
 
 
 @router.get("/rounds/{round_id}/live")
 async def round_live(request: Request, round_id: int, viewer: Viewer = LeaderView) -> Response:
-    """The figure part of the round page, polled by the page (htmx) every few seconds."""
-    view = await _visible_round(current_runtime(), viewer, round_id)
-    if view is None:
+    """The live part of the round page, polled by the page (htmx) every few seconds."""
+    live = await _live_part(current_runtime(), viewer, round_id)
+    if live is None:
         return the_console().fragment("fragments/gone")
-    return the_console().fragment("fragments/round_figures", v=view)
+    return the_console().fragment("fragments/round_figures", **live)
 
 
 async def _reported_units(s, round_id: int, viewer: Viewer) -> list[tuple]:

@@ -32,7 +32,7 @@ SAMPLES = {
                              "missing_total": 70, "several_communities": True},
     "checkin/daily_stopped": {"d": NS(id=1, title=H)},
     "checkin/error": {"code": "ambiguous_round", "unit": H, "rounds": [1, 2]},
-    "checkin/export_ok": {"rnd": _RND, "path": H, "reports": 4, "missing": 3},
+    "checkin/export_ok": {"rnd": _RND, "url": H, "hours": 1, "reports": 4, "missing": 3},
     "checkin/export_sent": {"rnd": _RND},
     "checkin/export_private_failed": {"rnd": _RND},
     "checkin/missing": {"rnd": _RND, "units": [_UNIT], "total": 3, "part": 1, "parts": 2},
