@@ -13,7 +13,7 @@ T0 = datetime(2026, 11, 30, 9, 0, tzinfo=SHANGHAI)
 
 
 def _sig():
-    from plugins.checkin import signals
+    from storage import signals
 
     return signals
 

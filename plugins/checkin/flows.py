@@ -25,10 +25,11 @@ from bot.runtime import Runtime
 from ground.grammar import parse_when
 from messages.mask import scrub
 from plugins._common.lookups import origin_group as _binding
-from plugins.checkin import export, notify, relay, service, signals, spot, syntax, tally
+from plugins.checkin import export, notify, relay, service, spot, syntax, tally
 from plugins.checkin.report import ParseError, Report, Withdraw, parse_report, parse_withdraw
 from plugins.checkin.service import CheckinError
 from storage import console as links
+from storage import signals
 from storage.models import ChatGroup, CheckinRound
 from storage.places import Standing
 from storage.repo import (

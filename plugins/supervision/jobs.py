@@ -32,7 +32,7 @@ from bot.settings import Settings
 from ground.timeutil import SHANGHAI, local
 from plugins._common import targets
 from plugins._common.push import push
-from plugins.supervision import service
+from plugins.supervision import service, signals
 from storage.models import ScheduledItem
 from storage.models_checkin import ITEM_CANCELLED, ITEM_PENDING
 from storage.repo import SUPERVISION_TEAM, audit
@@ -111,7 +111,8 @@ async def on_weekly(rt: Runtime, item: ScheduledItem) -> None:
     minutes = rt.settings.incident_escalate_minutes
     async with rt.db.write() as s:
         record = await service.duty_record(s, period, rt.now(), incident_minutes=minutes)
-        summary = service.summarize(period, record, incident_minutes=minutes)
+        flags = await signals.signals(s, period, rt.now(), signals.Thresholds.of(rt.settings))
+        summary = service.summarize(period, record, incident_minutes=minutes, signals=flags)
         text = rt.renderer.render(
             "supervision/report", s=summary, weekly=True, late=item.late, private=False,
             url="", sent=False, hours=0,

@@ -29,6 +29,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, func
 from sqlmodel import col, select
@@ -53,6 +54,10 @@ from storage.models_checkin import ITEM_DONE
 from storage.models_deadlines import Alert, AlertAck, AssistTask
 from storage.models_events import Duty, DutyOccurrence, DutyUnit, Incident
 from storage.places import Place, leaders_by_unit
+from storage.repo import Scope
+
+if TYPE_CHECKING:
+    from plugins.supervision.signals import Signal
 
 ON_TIME, LATE, MISSED = "on_time", "late", "missed"
 EXEMPT, CANCELLED = "exempt", "cancelled"  # labelled, never counted as missed
@@ -74,7 +79,8 @@ ASSIST_REMIND = "assist.remind"
 ALERT_ACK_REMIND = "alert.ack_remind"
 
 _SPAN_RE = re.compile(
-    r"^(?P<a>\d{1,2})-(?P<ad>\d{1,2})\s*(?:至|到|~|-)\s*(?P<b>\d{1,2})-(?P<bd>\d{1,2})$")
+    r"^(?:(?P<ay>\d{4})-)?(?P<a>\d{1,2})-(?P<ad>\d{1,2})\s*(?:至|到|~|-)\s*"
+    r"(?:(?P<by>\d{4})-)?(?P<b>\d{1,2})-(?P<bd>\d{1,2})$")
 
 
 @dataclass(frozen=True)
@@ -89,7 +95,8 @@ def _midnight(d: date) -> datetime:
 
 
 def parse_period(text: str, now: datetime) -> Period | None:
-    """``本周`` (default) ``上周`` ``本月`` ``上月`` or ``11-01至11-30`` (local dates)."""
+    """``本周`` (default) ``上周`` ``本月`` ``上月`` or ``11-01至11-30`` (local dates of
+    this year; ``2025-12-01至2026-01-31`` names the years, as the console's form does)."""
     t = normalize(text).replace(" ", "") or "本周"
     today = local(now).date()
     monday = today - timedelta(days=today.weekday())
@@ -107,13 +114,54 @@ def parse_period(text: str, now: datetime) -> Period | None:
     if m is None:
         return None
     try:
-        a = date(today.year, int(m["a"]), int(m["ad"]))
-        b = date(today.year, int(m["b"]), int(m["bd"]))
+        a = date(int(m["ay"] or today.year), int(m["a"]), int(m["ad"]))
+        b = date(int(m["by"] or m["ay"] or today.year), int(m["b"]), int(m["bd"]))
     except ValueError:
         return None
     if a > b or (b - a).days > 366:
         return None
     return Period(_midnight(a), _midnight(b + timedelta(days=1)), f"{a:%m-%d}至{b:%m-%d}")
+
+
+def parse_args(text: str, now: datetime) -> tuple[Period, str] | None:
+    """``[时段] [范围]``: the period (``parse_period``; 本周 when omitted) and the scope's
+    text ("" when none), or None when the period does not parse."""
+    words = normalize(text).split()
+    for cut in range(len(words), -1, -1):  # the longest leading period wins
+        period = parse_period(" ".join(words[:cut]), now)
+        if period is not None:
+            return period, " ".join(words[cut:])
+    return None
+
+
+def recent_weeks(now: datetime, n: int = 8) -> list[Period]:
+    """The ``n`` weeks (Monday to Sunday) up to this one, oldest first."""
+    monday = local(now).date() - timedelta(days=local(now).weekday())
+    return [
+        Period(_midnight(m), _midnight(m + timedelta(days=7)), f"{m:%m-%d}")
+        for m in (monday - timedelta(days=7 * i) for i in range(n - 1, -1, -1))
+    ]
+
+
+def rates_by_grid(
+    weeks: list[Period], obligations: list[Obligation],
+) -> tuple[list[str], list[tuple[str, list[int | None]]]]:
+    """On-time rate (%) of each grid's 排查打卡 and 定期任务 in each week (None: nothing
+    due that week): the week labels and one series per grid."""
+    tallies: dict[str, list[Tally]] = {}
+    for o in obligations:
+        if o.kind not in UNIT_KINDS:
+            continue
+        due = as_utc(o.due)
+        for i, w in enumerate(weeks):
+            if as_utc(w.start) <= due < as_utc(w.end):
+                label = f"{o.community}/{o.grid}"
+                row = tallies.setdefault(label, [Tally(w.label) for w in weeks])
+                row[i].add(o)
+                break
+    series = [(label, [t.rate if t.total else None for t in row])
+              for label, row in sorted(tallies.items())]
+    return [w.label for w in weeks], series
 
 
 def week_before(at: datetime) -> Period:
@@ -139,6 +187,11 @@ class Obligation:
     reminders: int = 0  # reminders and chases that went out before it was done
     escalated: bool = False
     note: str = ""  # why exempt or cancelled
+    # For the scope filter and the drill-down (not in the XLSX): the unit it is about,
+    # the scope of the work group addressed (预警), the responsible person's roster id.
+    place: Place | None = None
+    group_scope: tuple[str, int] | None = None
+    person_id: int | None = None
 
     @property
     def late_minutes(self) -> int:
@@ -184,18 +237,23 @@ async def _fired(
     return out
 
 
-async def _names(session: AsyncSession, accounts: Iterable[str | None]) -> dict[str, str]:
-    """Roster names by account (the account itself when unknown)."""
+async def _names(
+    session: AsyncSession, accounts: Iterable[str | None]
+) -> dict[str, tuple[str, int | None]]:
+    """Roster name and person id by account (the account itself, no id, when unknown)."""
     wanted = sorted({a for a in accounts if a})
     if not wanted:
         return {}
     rows = (await session.exec(
-        select(Account.id, RosterPerson.name)
+        select(Account.id, RosterPerson.name, RosterPerson.id)
         .join(RosterPerson, col(RosterPerson.id) == Account.person_id)
         .where(col(Account.id).in_(wanted))
     )).all()
-    found = dict(rows)
-    return {a: found.get(a, a) for a in wanted}
+    found = {a: (name, pid) for a, name, pid in rows}
+    return {a: found.get(a, (a, None)) for a in wanted}
+
+
+_NOBODY: tuple[str, int | None] = ("", None)
 
 
 async def _grid_names(session: AsyncSession, ids: Iterable[int]) -> dict[int, str]:
@@ -256,7 +314,7 @@ async def checkin_obligations(
             reminders=sum(_before(f, done) for f in reminded.get(rid, [])),
             escalated=outcome != CANCELLED and any(
                 _before(f, done) for f in escalated.get(rid, [])),
-            note=note,
+            note=note, place=place, person_id=who.person_id if who else None,
         ))
     return out
 
@@ -295,7 +353,7 @@ async def duty_obligations(
     chased = await _fired(session, DUTY_CHASE, (r[0] for r in rows))
     out = []
     for (occ_id, starts_at, duty_id, name, stopped_at, unit_id, _b, grid_id, _c, done, b_no,
-         u_no, community) in rows:
+         u_no, community), place in zip(rows, places, strict=True):
         due = duty_due(starts_at)
         who = next(iter(leaders.get(unit_id, [])), None)
         outcome, note = judge(due, done), ""
@@ -307,6 +365,7 @@ async def duty_obligations(
             who.role if who else "", due, done, outcome,
             where=f"{community}/{b_no}栋{u_no}单元",
             reminders=sum(_before(f, done) for f in chased.get(occ_id, [])), note=note,
+            place=place, person_id=who.person_id if who else None,
         ))
     return out
 
@@ -321,7 +380,8 @@ async def incident_obligations(
     since, until = _window(period, now)
     window = timedelta(minutes=minutes)
     rows = (await session.exec(
-        select(Incident, Building.number, Unit.number, Community.name, Building.grid_id)
+        select(Incident, Building.number, Unit.number, Community.name, Building.grid_id,
+               Building.id, Building.community_id)
         .join(Unit, col(Unit.id) == Incident.unit_id)
         .join(Building, col(Building.id) == Unit.building_id)
         .join(Community, col(Community.id) == Building.community_id)
@@ -332,13 +392,15 @@ async def incident_obligations(
     names = await _names(session, (r[0].acked_by for r in rows))
     grids = await _grid_names(session, (r[4] for r in rows))
     out = []
-    for inc, b_no, u_no, community, grid_id in rows:
+    for inc, b_no, u_no, community, grid_id, building_id, community_id in rows:
         due = as_utc(inc.reported_at) + window
+        name, pid = names.get(inc.acked_by or "", _NOBODY)
         out.append(Obligation(
             INCIDENT, f"事件#{inc.id} {inc.kind}", community, grids.get(grid_id, ""),
-            names.get(inc.acked_by or "", ""), RESPONSE_TEAM, due, inc.acked_at,
+            name, RESPONSE_TEAM, due, inc.acked_at,
             judge(due, inc.acked_at), where=f"{community}/{b_no}栋{u_no}单元",
             escalated=inc.escalated_at is not None,
+            place=Place(inc.unit_id, building_id, grid_id, community_id), person_id=pid,
         ))
     return out
 
@@ -358,10 +420,11 @@ async def assist_obligations(
     reminded = await _fired(session, ASSIST_REMIND, (t.id for t in tasks if t.id is not None))
     return [
         Obligation(
-            ASSIST, f"协查函 {t.letter_no}", "", "", names.get(t.done_by or "", ""),
+            ASSIST, f"协查函 {t.letter_no}", "", "", names.get(t.done_by or "", _NOBODY)[0],
             TRACING_TEAM, t.due_at, t.done_at, judge(t.due_at, t.done_at), where="全部",
             reminders=sum(_before(f, t.done_at) for f in reminded.get(t.id or 0, [])),
             escalated=t.escalated_at is not None,
+            person_id=names.get(t.done_by or "", _NOBODY)[1],
         )
         for t in tasks
     ]
@@ -379,10 +442,10 @@ async def alert_obligations(
         .where(col(Alert.ack_deadline) >= since, col(Alert.ack_deadline) < until)
         .order_by(Alert.id, AlertAck.chat_group_id)
     )).all()
-    bound = set((await session.exec(
-        select(ChatGroup.id).where(
+    bound = {gid: (kind, ref) for gid, kind, ref in (await session.exec(
+        select(ChatGroup.id, ChatGroup.scope_kind, ChatGroup.scope_id).where(
             col(ChatGroup.id).in_(sorted({a.chat_group_id for _, a in rows})))
-    )).all()) if rows else set()
+    )).all()} if rows else {}
     names = await _names(session, (a.acked_by for _, a in rows))
     reminded = await _fired(session, ALERT_ACK_REMIND, (al.id for al, _ in rows if al.id))
     out = []
@@ -392,22 +455,24 @@ async def alert_obligations(
             outcome, note = CANCELLED, "群已解绑"
         scope = ack.label.removesuffix(" 工作群")
         community, _, grid = scope.partition("/")
+        name, pid = names.get(ack.acked_by or "", _NOBODY)
         out.append(Obligation(
             ALERT, f"预警#{alert.id} {alert.region}", community, grid,
-            names.get(ack.acked_by or "", ""), WORK_GROUP_ROLE, alert.ack_deadline,
+            name, WORK_GROUP_ROLE, alert.ack_deadline,
             ack.acked_at, outcome, where=ack.label,
             reminders=sum(_before(f, ack.acked_at) for f in reminded.get(alert.id or 0, [])),
             escalated=alert.escalated_at is not None and outcome != CANCELLED
             and _before(alert.escalated_at, ack.acked_at),
-            note=note,
+            note=note, group_scope=bound.get(ack.chat_group_id), person_id=pid,
         ))
     return out
 
 
 async def duty_record(
     session: AsyncSession, period: Period, now: datetime, *, incident_minutes: int = 15,
+    scope: Scope | None = None,
 ) -> list[Obligation]:
-    """The whole record of the period, by kind then due time."""
+    """The whole record of the period (within ``scope``), by kind then due time."""
     found = (
         await checkin_obligations(session, period, now)
         + await duty_obligations(session, period, now)
@@ -415,8 +480,54 @@ async def duty_record(
         + await assist_obligations(session, period, now)
         + await alert_obligations(session, period, now)
     )
+    if scope is not None and scope.kind != "all":
+        found = await within(session, found, scope)
     order = {k: i for i, k in enumerate(KINDS)}
     return sorted(found, key=lambda o: (order[o.kind], as_utc(o.due)))
+
+
+# --- the scope filter ------------------------------------------------------------------------
+
+
+def covers(scope: Scope, place: Place) -> bool:
+    """Whether a resolved scope (``storage.repo.Scope``) holds this unit."""
+    if scope.kind == "all":
+        return True
+    kind = "building" if scope.kind == "buildings" else scope.kind
+    return any(place.covers(kind, ref) for ref in scope.ids)
+
+
+def scope_code(scope: Scope) -> str:
+    """An audit row's scope field: ``community:1``, ``buildings:3,4``; "" for 全部."""
+    if scope.kind == "all":
+        return ""
+    return f"{scope.kind}:{','.join(str(i) for i in scope.ids)}"
+
+
+async def within(
+    session: AsyncSession, obligations: list[Obligation], scope: Scope,
+) -> list[Obligation]:
+    """The obligations about units of ``scope``; a 预警 acknowledgement when the work
+    group it addressed covers only units of the scope. A street-wide 协查 (and a
+    group unbound since) belongs to no narrower scope: only to 全部."""
+    if scope.kind == "all":
+        return list(obligations)
+    group_scopes = {o.group_scope for o in obligations if o.group_scope is not None}
+    inside: dict[tuple[str, int], bool] = {}
+    if group_scopes:
+        rows = (await session.exec(
+            select(Unit.id, Unit.building_id, Building.grid_id, Building.community_id)
+            .join(Building, col(Building.id) == Unit.building_id)
+        )).all()
+        places = [Place(*r) for r in rows]
+        for kind, ref in group_scopes:
+            theirs = [p for p in places if p.covers(kind, ref)]
+            inside[(kind, ref)] = bool(theirs) and all(covers(scope, p) for p in theirs)
+    return [
+        o for o in obligations
+        if (o.place is not None and covers(scope, o.place))
+        or (o.place is None and o.group_scope is not None and inside[o.group_scope])
+    ]
 
 
 # --- the summary -----------------------------------------------------------------------------
@@ -449,6 +560,7 @@ class Person:
     role: str
     late: int = 0
     missed: int = 0
+    person_id: int | None = None  # the roster person (for the console's drill-down)
 
 
 @dataclass
@@ -460,6 +572,8 @@ class Summary:
     people: list[Person] = field(default_factory=list)  # most late or missed first
     kinds: dict[str, Tally] = field(default_factory=dict)
     incident_minutes: int = 15
+    scope: str = ""  # the scope's label when narrower than 全部
+    signals: list[Signal] = field(default_factory=list)  # 需核实: named, counted, unjudged
 
     @property
     def checkins(self) -> Tally:
@@ -484,12 +598,13 @@ class Summary:
 
 def summarize(
     period: Period, obligations: list[Obligation], top: int = 5, incident_minutes: int = 15,
+    scope: str = "", signals: list[Signal] | None = None,
 ) -> Summary:
     total = Tally("合计")
     kinds = {k: Tally(k) for k in KINDS}
     by_community: dict[str, Tally] = {}
     by_grid: dict[str, Tally] = {}
-    people: dict[tuple[str, str], Person] = {}
+    people: dict[tuple[object, str], Person] = {}
     for o in obligations:
         total.add(o)
         kinds.setdefault(o.kind, Tally(o.kind)).add(o)
@@ -498,7 +613,8 @@ def summarize(
             label = f"{o.community}/{o.grid}"
             by_grid.setdefault(label, Tally(label)).add(o)
         if o.outcome in (LATE, MISSED) and o.person:
-            p = people.setdefault((o.person, o.role), Person(o.person, o.role))
+            key = (o.person_id if o.person_id is not None else o.person, o.role)
+            p = people.setdefault(key, Person(o.person, o.role, person_id=o.person_id))
             if o.outcome == LATE:
                 p.late += 1
             else:
@@ -506,4 +622,4 @@ def summarize(
     ranked = sorted(people.values(), key=lambda p: (-(p.late + p.missed), -p.missed, p.name))
     return Summary(period, total, sorted(by_community.values(), key=lambda t: t.label),
                    sorted(by_grid.values(), key=lambda t: t.label), ranked[:top], kinds,
-                   incident_minutes)
+                   incident_minutes, scope, list(signals or []))

@@ -1,5 +1,6 @@
 """Signals that a report needs checking (需核实). Never acted on by themselves: a
-spot check (``/抽查``) draws flagged units first, and staff read them there.
+spot check (``/抽查``) draws flagged units first, and the 督查 summary counts them
+(``plugins/supervision/signals.py``); staff read them there.
 
 Each rule is named and its thresholds are settings (``bot.settings``):
 
@@ -9,7 +10,10 @@ Each rule is named and its thresholds are settings (``bot.settings``):
   ``signal_same_days`` - 1 daily rounds of the same definition (the same numbers
   day after day);
 * ``instant`` — reported within ``signal_instant_seconds`` of the round opening by an
-  account that had never reported before.
+  account that had never reported before;
+* ``same_temperature`` — a quarantined person's last reading the same on
+  ``signal_same_temp_days`` days running (counted by the supervision plugin; the
+  quarantine list shows it through its own reading of the newest checks).
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from ground.timeutil import as_utc
 from storage.models import CheckinReport, CheckinRound
 
-BURST, SAME_FIGURES, INSTANT = "burst", "same_figures", "instant"
+BURST, SAME_FIGURES, INSTANT, SAME_TEMPERATURE = (
+    "burst", "same_figures", "instant", "same_temperature")
+RULES = (BURST, SAME_FIGURES, INSTANT, SAME_TEMPERATURE)
 
 
 @dataclass(frozen=True)
@@ -33,11 +39,13 @@ class Thresholds:
     burst_seconds: int = 30
     same_days: int = 5
     instant_seconds: int = 60
+    same_temp_days: int = 5
 
     @classmethod
     def of(cls, settings) -> Thresholds:
         return cls(settings.signal_burst_units, settings.signal_burst_seconds,
-                   settings.signal_same_days, settings.signal_instant_seconds)
+                   settings.signal_same_days, settings.signal_instant_seconds,
+                   settings.signal_same_temp_days)
 
 
 def _figures(r: CheckinReport) -> tuple[int, ...]:

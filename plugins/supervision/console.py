@@ -1,0 +1,143 @@
+"""督查 in the web console, for 管理员 and the 纪检监督组 (``Viewer.supervises``): the
+summary ``/督查`` gives for a period (and scope) chosen in a small form, a chart of
+on-time rates by grid over the last eight weeks, the people most often late or
+missing, each person's record, and the XLSX of the record (the writer ``/督查`` uses).
+
+Every view and download is audited (ids and codes only, never a name)."""
+
+from __future__ import annotations
+
+import asyncio
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, Response
+
+from bot.console import SupervisorView, Viewer, the_console
+from bot.runtime import Runtime, current_runtime
+from plugins.supervision import export, flows, service
+from storage.models import Person as RosterPerson
+from storage.repo import Scope, audit
+
+router = APIRouter()
+PERIODS = ("本周", "上周", "本月", "上月")
+CUSTOM = "自定义"
+WEEKS = 8
+
+
+class Choice:
+    """What the form asked for: the period's words, the dates, the scope's text."""
+
+    def __init__(self, request: Request) -> None:
+        q = request.query_params
+        self.p = q.get("p", "本周").strip() or "本周"
+        self.start = q.get("from", "").strip()
+        self.end = q.get("to", "").strip()
+        self.scope = q.get("scope", "").strip()
+
+    @property
+    def period_text(self) -> str:
+        if self.p == CUSTOM:
+            return f"{self.start}至{self.end}"
+        return self.p if self.p in PERIODS else ""
+
+    @property
+    def query(self) -> str:
+        """The same choice as a query string, for the links of the page."""
+        fields = {"p": self.p, "from": self.start, "to": self.end, "scope": self.scope}
+        return urlencode({k: v for k, v in fields.items() if v})
+
+
+async def _resolve(
+    rt: Runtime, choice: Choice,
+) -> tuple[service.Period | None, Scope | None, str]:
+    """The period and scope chosen, or the reason why not (``period`` / ``scope``)."""
+    period = service.parse_period(choice.period_text, rt.now()) if choice.period_text else None
+    if period is None:
+        return None, None, "period"
+    scope = await flows.scope_of(rt, choice.scope)
+    if scope is None:
+        return period, None, "scope"
+    return period, scope, ""
+
+
+def _span(period: service.Period) -> str:
+    return f"{period.start.date()}..{period.end.date()}"
+
+
+@router.get("/supervision")
+async def supervision_page(request: Request, viewer: Viewer = SupervisorView) -> Response:
+    rt = current_runtime()
+    now = rt.now()
+    choice = Choice(request)
+    period, scope, bad = await _resolve(rt, choice)
+    page = the_console().page
+    if bad or period is None or scope is None:
+        return page(request, viewer, "supervision", status=400, c=choice, bad=bad,
+                    periods=PERIODS, custom=CUSTOM)
+    record, summary = await flows.look(rt, period, scope, now)
+    weeks = service.recent_weeks(now, WEEKS)
+    span = service.Period(weeks[0].start, weeks[-1].end, "")
+    async with rt.db.read() as s:
+        history = await service.duty_record(
+            s, span, now, incident_minutes=rt.settings.incident_escalate_minutes, scope=scope)
+    labels, series = service.rates_by_grid(weeks, history)
+    async with rt.db.write() as s:
+        await audit(s, viewer.account, "console_supervise",
+                    f"{_span(period)} items={len(record)}", at=now,
+                    scope=service.scope_code(scope))
+    return page(request, viewer, "supervision", c=choice, bad="", periods=PERIODS,
+                custom=CUSTOM, s=summary, missed=[o for o in record if o.outcome == service.MISSED],
+                chart={"x": labels, "series": series}, items=len(record))
+
+
+@router.get("/supervision/people/{person_id}")
+async def person_page(request: Request, person_id: int,
+                      viewer: Viewer = SupervisorView) -> Response:
+    """One person's obligations in the period (and scope), with their outcome."""
+    rt = current_runtime()
+    now = rt.now()
+    choice = Choice(request)
+    period, scope, bad = await _resolve(rt, choice)
+    async with rt.db.read() as s:
+        person = await s.get(RosterPerson, person_id)
+    if person is None:
+        return the_console().page(request, viewer, "not_found", status=404)
+    if bad or period is None or scope is None:
+        return the_console().page(request, viewer, "supervision", status=400, c=choice,
+                                  bad=bad, periods=PERIODS, custom=CUSTOM)
+    record, _ = await flows.look(rt, period, scope, now)
+    mine = [o for o in record if o.person_id == person_id]
+    tally = service.Tally("合计")
+    for o in mine:
+        tally.add(o)
+    async with rt.db.write() as s:
+        await audit(s, viewer.account, "console_supervise_person",
+                    f"{_span(period)} items={len(mine)}", at=now,
+                    subject=("person", person_id), scope=service.scope_code(scope))
+    return the_console().page(
+        request, viewer, "supervision_person", c=choice, person=person, period=period,
+        scope=scope.label if scope.kind != "all" else "", rows=mine, t=tally,
+        labels=export.OUTCOME_LABELS,
+    )
+
+
+@router.get("/supervision/export")
+async def supervision_export(request: Request, viewer: Viewer = SupervisorView) -> Response:
+    """The record of the period as the XLSX ``/督查`` links to; audited."""
+    rt = current_runtime()
+    now = rt.now()
+    choice = Choice(request)
+    period, scope, bad = await _resolve(rt, choice)
+    if bad or period is None or scope is None:
+        return the_console().page(request, viewer, "supervision", status=400, c=choice,
+                                  bad=bad, periods=PERIODS, custom=CUSTOM)
+    record, _ = await flows.look(rt, period, scope, now)
+    name = export.file_name(period, now)
+    path = await asyncio.to_thread(export.write_workbook, rt.settings.db_url, name, record)
+    async with rt.db.write() as s:
+        await audit(s, viewer.account, "console_supervise_export",
+                    f"{_span(period)} items={len(record)} file={name}", at=now,
+                    scope=service.scope_code(scope))
+    return FileResponse(path, filename=export.download_name(period),
+                        headers={"Cache-Control": "no-store"})
