@@ -9,7 +9,7 @@ always wrapped as a *text segment*: OneBot's `Message(str)` would parse CQ codes
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -133,15 +133,29 @@ def build_message(bot: Bot, text: str, mentions: tuple[Mention, ...] = ()) -> An
     return (prefix + "\n" if prefix else "") + text
 
 
-async def send_to_group(bot: Bot, group_id: str, message: Any) -> Any:
+# How each adapter sends to a group or a person: (bot, id, message) -> its call.
+_SENDS: dict[tuple[str, str], Callable[[Any, str, Any], Awaitable[Any]]] = {
+    ("qq", "group"): lambda bot, to, m: bot.call_api("send_group_msg", group_id=int(to),
+                                                      message=m),
+    ("qq", "private"): lambda bot, to, m: bot.call_api("send_private_msg", user_id=int(to),
+                                                     message=m),
+    ("console", "group"): lambda bot, to, m: bot.send_message(channel_id=to, message=m),
+    ("console", "private"): lambda bot, to, m: bot.send_private_message(user_id=to, message=m),
+    ("wx", "group"): lambda bot, to, m: bot.send_to(conversation_id=to, message=m),
+    ("wx", "private"): lambda bot, to, m: bot.send_to(conversation_id=to, message=m),
+}
+
+
+async def _send(bot: Bot, kind: str, to: str, message: Any) -> Any:
     platform = platform_of(bot)
-    if platform == "qq":
-        return await bot.call_api("send_group_msg", group_id=int(group_id), message=message)
-    if platform == "console":
-        return await bot.send_message(channel_id=group_id, message=message)  # type: ignore[attr-defined]
-    if platform == "wx":
-        return await bot.send_to(conversation_id=group_id, message=message)  # type: ignore[attr-defined]
-    raise NotImplementedError(f"group sends are not supported on {platform}")
+    send = _SENDS.get((platform, kind))
+    if send is None:
+        raise NotImplementedError(f"{kind} sends are not supported on {platform}")
+    return await send(bot, to, message)
+
+
+async def send_to_group(bot: Bot, group_id: str, message: Any) -> Any:
+    return await _send(bot, "group", group_id, message)
 
 
 async def upload_to_user(bot: Bot, user_id: str, data: bytes, name: str) -> bool:
@@ -156,11 +170,4 @@ async def upload_to_user(bot: Bot, user_id: str, data: bytes, name: str) -> bool
 
 
 async def send_to_user(bot: Bot, user_id: str, message: Any) -> Any:
-    platform = platform_of(bot)
-    if platform == "qq":
-        return await bot.call_api("send_private_msg", user_id=int(user_id), message=message)
-    if platform == "console":
-        return await bot.send_private_message(user_id=user_id, message=message)  # type: ignore[attr-defined]
-    if platform == "wx":
-        return await bot.send_to(conversation_id=user_id, message=message)  # type: ignore[attr-defined]
-    raise NotImplementedError(f"private sends are not supported on {platform}")
+    return await _send(bot, "private", user_id, message)

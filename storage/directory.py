@@ -27,7 +27,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ground.timeutil import as_utc
-from storage.models import ChatGroup, RoleGrant
+from storage.models import ChatGroup
 from storage.places import LEADER_ROLES, Standing
 from storage.repo import ADMIN, STAFF
 
@@ -48,6 +48,7 @@ class Grant:
     scope_kind: str
     scope_id: int
     expires_at: datetime | None  # aware UTC
+    person_id: int = 0
 
     def live(self, now: datetime) -> bool:
         return self.expires_at is None or self.expires_at > now
@@ -93,11 +94,7 @@ class Snapshot:
         standing = Standing(
             account=account, person_id=m.person_id, name=m.name,
             staff=superuser or any(g.role in (ADMIN, STAFF) for g in live),
-            leader_grants=tuple(
-                RoleGrant(person_id=m.person_id, role=g.role, scope_kind=g.scope_kind,
-                          scope_id=g.scope_id)
-                for g in live if g.role in LEADER_ROLES
-            ),
+            leader_grants=tuple(g for g in live if g.role in LEADER_ROLES),
         )
         if timeless:
             self._standings[(account, superuser)] = standing
@@ -115,7 +112,8 @@ def _load(conn: sqlite3.Connection) -> Snapshot:
         snap = Snapshot(version=conn.execute(_VERSION).fetchone()[0])
         grants: dict[int, list[Grant]] = {}
         for person_id, role, kind, sid, expires in conn.execute(_GRANTS):
-            grants.setdefault(person_id, []).append(Grant(role, kind, sid, _when(expires)))
+            grant = Grant(role, kind, sid, _when(expires), person_id)
+            grants.setdefault(person_id, []).append(grant)
         teams: dict[int, set[str]] = {}
         for person_id, team in conn.execute(_TEAMS):
             teams.setdefault(person_id, set()).add(team)

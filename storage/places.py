@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import and_, bindparam, or_
 from sqlmodel import col, select
@@ -258,6 +258,12 @@ async def name_of(session: AsyncSession, account: str) -> str:
     return person.name if person is not None else account
 
 
+class ScopedGrant(Protocol):
+    role: str
+    scope_kind: str
+    scope_id: int
+
+
 @dataclass(frozen=True)
 class Standing:
     """The sender's roles that matter to a command."""
@@ -267,7 +273,8 @@ class Standing:
     name: str = ""
     staff: bool = False
     teams: frozenset[str] = frozenset()  # empty from ``leader_standing``, which skips teams
-    leader_grants: tuple[RoleGrant, ...] = ()
+    # RoleGrant rows, or the directory's Grant: what matters is role and scope.
+    leader_grants: tuple[ScopedGrant, ...] = ()
 
     @property
     def unit_ids(self) -> frozenset[int]:
@@ -381,7 +388,7 @@ def covers(group: ChatGroup, place: Place) -> bool:
     return place.covers(group.scope_kind, group.scope_id)
 
 
-async def grant_covers_unit(session: AsyncSession, grant: RoleGrant, unit: Unit) -> bool:
+async def grant_covers_unit(session: AsyncSession, grant: ScopedGrant, unit: Unit) -> bool:
     """Whether a role grant's scope contains the unit."""
     if grant.scope_kind in ("all", "unit"):
         return grant.scope_kind == "all" or grant.scope_id == unit.id

@@ -88,14 +88,6 @@ def dump_db(path: Path, skip: tuple[str, ...] = DUMP_SKIP) -> list[str]:
         conn.close()
 
 
-def db_rows(path: Path, sql: str, params: tuple = ()) -> list[tuple]:
-    conn = sqlite3.connect(path, timeout=10)
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
-
-
 class QQ:
     """The OneBot implementation's side of the socket: every action answered,
     every message the bot sends kept in ``sent``."""

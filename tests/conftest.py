@@ -91,6 +91,17 @@ async def street(runtime: Runtime) -> Runtime:
     return runtime
 
 
+@pytest.fixture
+async def scheduler_stopped(runtime: Runtime):
+    """At the end of the test, stop the scheduler installed as ``runtime.scheduler``
+    (``start_scheduler`` installs it there; a restart replaces it), in place of a
+    try/finally in the test. Ask for it after ``peer`` and ``outbox``: it is stopped
+    before they are."""
+    yield
+    if runtime.scheduler is not None:
+        await runtime.scheduler.stop()
+
+
 BOT_ID = 8888
 
 

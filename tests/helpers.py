@@ -20,7 +20,16 @@ from bot.outbox import Outbox
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler, SchedulerHooks
 from ground.timeutil import SHANGHAI, local
-from storage.models import AuditLog, ScheduledItem
+from storage.models import (
+    AuditLog,
+    Building,
+    CheckinReport,
+    CheckinRound,
+    CheckinRoundUnit,
+    RecurringRound,
+    ScheduledItem,
+    Unit,
+)
 from storage.models_outbox import OutboxItem
 from tests.onebot import OneBotPeer, Sent
 
@@ -43,6 +52,24 @@ def freeze_clock(rt: Runtime, at: datetime, outbox: Outbox | None = None) -> Man
     return clock
 
 
+async def bound_at(rt: Runtime, at: datetime, bind: Awaitable[object],
+                   outbox: Outbox | None = None) -> ManualClock:
+    """The test's groups bound (``bind`` awaited, on the runtime's own clock), then the
+    clock frozen at ``at`` (see ``freeze_clock``)."""
+    await bind
+    return freeze_clock(rt, at, outbox)
+
+
+async def running_at(
+    rt: Runtime, at: datetime, bind: Awaitable[object],
+    start: Callable[[Runtime], Awaitable[Scheduler]],
+) -> tuple[ManualClock, Scheduler]:
+    """``bound_at``, then a scheduler started (``start(rt)``): the clock and the scheduler.
+    With the ``scheduler_stopped`` fixture the last one started is stopped at the end."""
+    clock = await bound_at(rt, at, bind)
+    return clock, await start(rt)
+
+
 async def advance(sched: Scheduler, clock: ManualClock, **kw: float) -> None:
     """Move the clock and wait until the scheduler has fired what became due."""
     clock.advance(timedelta(**kw))
@@ -56,6 +83,13 @@ async def register_groups(
     for gid, args in bindings:
         sent = await peer.ask(account, f"/绑定群 {args}", group_id=gid)
         assert "已将本群登记为" in sent.text
+
+
+async def bind_and_open(peer: OneBotPeer, staff: int, work: int) -> None:
+    """As ``staff``: ``work`` bound as 幸福社区's 工作群, then round #1 opened there over
+    every unit, due in two days (the replies are not checked)."""
+    await peer.ask(staff, "/绑定群 幸福社区 工作群", group_id=work)
+    await peer.ask(staff, "/排查 发起 返区人员排查 截止 2天", group_id=work)
 
 
 async def start_scheduler(rt: Runtime, hooks: SchedulerHooks) -> Scheduler:
@@ -180,6 +214,15 @@ def as_answered(renderer, expected: str, text: str) -> str:
                            .context)
 
 
+async def ask_expecting(
+    peer: OneBotPeer, renderer, user: int, text: str, expect: str, group: int | None = None
+) -> tuple[Sent, str]:
+    """``text`` asked by ``user`` (in ``group``, else privately): the answer, and what
+    ``expect`` stands for as the answer to it (``as_answered``)."""
+    sent = await peer.ask(user, text, group_id=group)
+    return sent, as_answered(renderer, expect, text)
+
+
 def console_client():
     """An HTTP client on the bot's own FastAPI app (the web console), in-process."""
     import httpx
@@ -197,6 +240,49 @@ async def console_login(rt: Runtime, client, account: str) -> None:
         token = await links.issue_link(s, account, links.LINK_LOGIN, rt.now())
     response = await client.get(f"/console/login/{token}")
     assert response.status_code == 303, response.text
+
+
+async def open_round(rt: Runtime, opened: datetime, recurring_id: int | None = None) -> int:
+    """A check-in round over every unit, opened at ``opened`` and due 8 hours later,
+    written straight to the database; its id."""
+    async with rt.db.write() as s:
+        rnd = CheckinRound(title="排查", scope_kind="all", scope_label="全部", opened_by="qq:1",
+                           opened_at=opened, deadline=opened + timedelta(hours=8),
+                           recurring_id=recurring_id)
+        s.add(rnd)
+        await s.flush()
+        for unit in (await s.exec(select(Unit))).all():
+            b = await s.get(Building, unit.building_id)
+            s.add(CheckinRoundUnit(round_id=rnd.id, unit_id=unit.id, building_id=unit.building_id,
+                                   grid_id=b.grid_id, community_id=b.community_id,
+                                   households=unit.households))
+        return rnd.id
+
+
+async def file_report(rt: Runtime, round_id: int, unit_id: int, reporter: str, at: datetime,
+                      households: int = 10) -> None:
+    """A check-in report for one unit of a round, written straight to the database."""
+    async with rt.db.write() as s:
+        s.add(CheckinReport(round_id=round_id, unit_id=unit_id, reporter=reporter,
+                            households=households, reported_at=at))
+
+
+async def daily_rounds(rt: Runtime, t0: datetime, days: int = 3) -> list[int]:
+    """``days`` rounds of one daily definition, the first opened at ``t0``: unit 1
+    reported with 18 households every day by qq:30011, unit 2 with a figure that
+    changes every day by qq:30012, both two hours after the opening; their ids."""
+    async with rt.db.write() as s:
+        defn = RecurringRound(title="每日", scope_kind="all", scope_label="全部", open_minute=600,
+                              close_minute=1080, created_by="qq:1")
+        s.add(defn)
+        await s.flush()
+        did = defn.id
+    rounds = [await open_round(rt, t0 + timedelta(days=d), did) for d in range(days)]
+    for d, r in enumerate(rounds):
+        await file_report(rt, r, 1, "qq:30011", t0 + timedelta(days=d, hours=2), households=18)
+        await file_report(rt, r, 2, "qq:30012", t0 + timedelta(days=d, hours=2),
+                          households=10 + d)
+    return rounds
 
 
 def link_in(text: str, kind: str) -> str:

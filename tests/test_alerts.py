@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
 from sqlmodel import select
 
 from bot.runtime import Runtime
@@ -19,12 +20,13 @@ from storage.models_deadlines import Alert, AlertAck
 from storage.models_outbox import OutboxItem
 from tests.conftest import dump_db
 from tests.helpers import (
-    as_answered,
+    ask_expecting,
     audit_trail,
     freeze_clock,
     register_groups,
     restart,
     run_due,
+    running_at,
     start_scheduler,
 )
 from tests.onebot import OneBotPeer, Sent
@@ -70,10 +72,8 @@ async def item(rt: Runtime, kind: str) -> ScheduledItem:
 
 
 async def test_trigger_chain_end_to_end(peer: OneBotPeer, street: Runtime, outbox) -> None:
-    await bind(peer)
     t0 = datetime(2031, 3, 3, 10, 0, tzinfo=SHANGHAI)
-    clock = freeze_clock(street, t0)
-    sched = await start(street)
+    clock, sched = await running_at(street, t0, bind(peer), start)
 
     # Start: the reply in the 综合协调组, the notice with the ack request in each work group.
     await peer.group_message(ADMIN, COORD, "/预警 成都市")
@@ -213,41 +213,44 @@ async def all_items(rt: Runtime) -> list[ScheduledItem]:
         return list((await s.exec(select(ScheduledItem).order_by(ScheduledItem.id))).all())
 
 
+@pytest.fixture
+async def sched(peer: OneBotPeer, street: Runtime, outbox, scheduler_stopped) -> Scheduler:
+    """The groups bound, the clock frozen at 2031-03-03 10:00 and a scheduler started;
+    the last one started is stopped when the test ends."""
+    _, started = await running_at(street, datetime(2031, 3, 3, 10, 0, tzinfo=SHANGHAI),
+                                  bind(peer), start)
+    return started
+
+
 async def test_all_acknowledged_cancels_reminder_and_escalation(
-    peer: OneBotPeer, street: Runtime, outbox
+    peer: OneBotPeer, street: Runtime, sched: Scheduler
 ) -> None:
-    await bind(peer)
-    freeze_clock(street, datetime(2031, 3, 3, 10, 0, tzinfo=SHANGHAI))
-    sched = await start(street)
-    try:
-        # Typed in a work group: the reply and that group's own notice there, the
-        # notice in the other, the information in the 综合协调组.
-        await peer.group_message(LI, W1, "/预警 武汉市")
-        received = [await peer.expect_send() for _ in range(4)]
-        info = [s.text for s in received if s.target == f"group:{COORD}"]
-        groups = "幸福社区/第一网格 工作群、幸福社区/第二网格 工作群"
-        assert f"须确认的工作群（2个）：{groups}" in info[0]
-        assert "/收到" not in info[0]  # the 综合协调组 follows, it does not acknowledge
-        sends = sorted((s.target, s.text[:8]) for s in received)
-        assert sends == sorted([
-            (f"group:{W1}", "已启动预警 #1"), (f"group:{W1}", "【疫情预警 #1"),
-            (f"group:{W2}", "【疫情预警 #1"), (f"group:{COORD}", "【疫情预警 #1"),
-        ])
-        await peer.no_action(0.5)
-        for gid, user in ((W1, LEADER_11), (W2, LEADER_31)):
-            await peer.group_message(user, gid, "/收到")  # the one alert the group owes
-        sends = [await peer.expect_send() for _ in range(3)]
-        assert sum("已确认：本群收到预警 #1" in s.text for s in sends) == 2
-        assert any(s.target == f"group:{COORD}" and "全部 2 个工作群都已确认" in s.text
-                   for s in sends)
-        states = {i.kind: i.state for i in await all_items(street)}
-        assert states["alert.ack_remind"] == states["alert.ack_deadline"] == "cancelled"
-        assert states["alert.round_deadline"] == "pending"
-        ids = {j.id.split(":")[0] for j in sched.aps.get_jobs()}
-        assert ids == {"alert.round_deadline", "checkin.remind", "checkin.deadline"}
-        await peer.no_action(0.3)
-    finally:
-        await sched.stop()
+    # Typed in a work group: the reply and that group's own notice there, the
+    # notice in the other, the information in the 综合协调组.
+    await peer.group_message(LI, W1, "/预警 武汉市")
+    received = [await peer.expect_send() for _ in range(4)]
+    info = [s.text for s in received if s.target == f"group:{COORD}"]
+    groups = "幸福社区/第一网格 工作群、幸福社区/第二网格 工作群"
+    assert f"须确认的工作群（2个）：{groups}" in info[0]
+    assert "/收到" not in info[0]  # the 综合协调组 follows, it does not acknowledge
+    sends = sorted((s.target, s.text[:8]) for s in received)
+    assert sends == sorted([
+        (f"group:{W1}", "已启动预警 #1"), (f"group:{W1}", "【疫情预警 #1"),
+        (f"group:{W2}", "【疫情预警 #1"), (f"group:{COORD}", "【疫情预警 #1"),
+    ])
+    await peer.no_action(0.5)
+    for gid, user in ((W1, LEADER_11), (W2, LEADER_31)):
+        await peer.group_message(user, gid, "/收到")  # the one alert the group owes
+    sends = [await peer.expect_send() for _ in range(3)]
+    assert sum("已确认：本群收到预警 #1" in s.text for s in sends) == 2
+    assert any(s.target == f"group:{COORD}" and "全部 2 个工作群都已确认" in s.text
+               for s in sends)
+    states = {i.kind: i.state for i in await all_items(street)}
+    assert states["alert.ack_remind"] == states["alert.ack_deadline"] == "cancelled"
+    assert states["alert.round_deadline"] == "pending"
+    ids = {j.id.split(":")[0] for j in sched.aps.get_jobs()}
+    assert ids == {"alert.round_deadline", "checkin.remind", "checkin.deadline"}
+    await peer.no_action(0.3)
 
 
 async def test_bad_input_and_refusals_write_nothing(
@@ -280,34 +283,27 @@ async def test_bad_input_and_refusals_write_nothing(
         (ADMIN, None, "/收到 1", "需要在登记过的工作群里发送"),
         (LEADER_11, W1, "/收到", "本群没有待确认的预警"),
     ]:
-        sent = await peer.ask(user, text, group_id=group)
-        expect = as_answered(street.renderer, expect, text)
+        sent, expect = await ask_expecting(peer, street.renderer, user, text, expect, group)
         assert sent.text == expect or expect in sent.text, (text, sent.text)
         assert dump_db(street) == before, text
     await peer.no_action(0.3)
 
 
 async def test_escalation_missed_beyond_the_grace_is_reported_not_sprayed(
-    peer: OneBotPeer, street: Runtime, outbox
+    peer: OneBotPeer, street: Runtime, sched: Scheduler
 ) -> None:
-    await bind(peer)
-    clock = freeze_clock(street, datetime(2031, 3, 3, 10, 0, tzinfo=SHANGHAI))
-    sched = await start(street)
     await peer.group_message(ADMIN, COORD, "/预警 成都市")
     await collect(peer, 3)
     await peer.no_action(0.3)
     # Down from 10:00 to 13:00.
-    sched = await restart(sched, start, clock, datetime(2031, 3, 3, 13, 0, tzinfo=SHANGHAI))
-    try:
-        report = await peer.expect_send()
-        assert report.target == f"group:{COORD}"
-        assert report.text.startswith("【漏发提醒】机器人停机期间，以下 2 项定时消息已超过补发时限")
-        assert "· 预警 #1（来自成都市）未确认工作群的提醒，原定 03-03 11:30" in report.text
-        assert "· 预警 #1（来自成都市）2小时确认时限检查（未确认的群需上报），原定 03-03 12:00" in (
-            report.text
-        )
-        await peer.no_action(0.5)  # nothing to the work groups
-        states = {i.kind: i.state for i in await all_items(street)}
-        assert states["alert.ack_remind"] == states["alert.ack_deadline"] == "missed"
-    finally:
-        await sched.stop()
+    sched = await restart(sched, start, street.clock, datetime(2031, 3, 3, 13, 0, tzinfo=SHANGHAI))
+    report = await peer.expect_send()
+    assert report.target == f"group:{COORD}"
+    assert report.text.startswith("【漏发提醒】机器人停机期间，以下 2 项定时消息已超过补发时限")
+    assert "· 预警 #1（来自成都市）未确认工作群的提醒，原定 03-03 11:30" in report.text
+    assert "· 预警 #1（来自成都市）2小时确认时限检查（未确认的群需上报），原定 03-03 12:00" in (
+        report.text
+    )
+    await peer.no_action(0.5)  # nothing to the work groups
+    states = {i.kind: i.state for i in await all_items(street)}
+    assert states["alert.ack_remind"] == states["alert.ack_deadline"] == "missed"

@@ -18,12 +18,13 @@ from storage.models_deadlines import AssistTask
 from storage.models_outbox import OutboxItem
 from tests.conftest import dump_db
 from tests.helpers import (
-    as_answered,
+    ask_expecting,
     audit_trail,
-    freeze_clock,
+    bound_at,
     register_groups,
     restart,
     run_due,
+    running_at,
     scheduled_items,
     start_scheduler,
 )
@@ -61,10 +62,8 @@ async def items(rt: Runtime) -> list[ScheduledItem]:
 async def test_assist_letter_reminders_escalation_and_completion(
     peer: OneBotPeer, street: Runtime, outbox
 ) -> None:
-    await bind(peer)
     t0 = datetime(2031, 3, 3, 9, 0, tzinfo=SHANGHAI)
-    clock = freeze_clock(street, t0)
-    sched = await start(street)
+    clock, sched = await running_at(street, t0, bind(peer), start)
 
     note = "核查2名密接人员活动轨迹，联系电话13812345678"
     await peer.group_message(LI, COORD, f"/协查 {LETTER} {note}")
@@ -145,34 +144,29 @@ async def test_assist_letter_reminders_escalation_and_completion(
 
 
 async def test_completion_in_time_cancels_the_pending_items(
-    peer: OneBotPeer, street: Runtime, outbox
+    peer: OneBotPeer, street: Runtime, outbox, scheduler_stopped
 ) -> None:
-    await bind(peer)
-    clock = freeze_clock(street, datetime(2031, 3, 3, 9, 0, tzinfo=SHANGHAI))
-    sched = await start(street)
-    try:
-        await peer.private_message(LI, "/协查 2031-88")
-        [await peer.expect_send() for _ in range(2)]
-        assert len(sched.aps.get_jobs()) == 4
-        clock.at += timedelta(hours=3)
-        done = await peer.ask(ADMIN, "/协查 完成 2031-88", group_id=COORD)
-        assert done.text.startswith(
-            "已登记完成：协查函 2031-88，在时限内。已取消 4 条尚未发送的提醒。"
-        )
-        notice = await peer.expect_send()
-        assert (notice.target, notice.text) == (f"group:{FLOW}", "协查函 2031-88 已完成。")
-        assert sched.aps.get_jobs() == []
-        assert {i.state for i in await items(street)} == {"cancelled"}
-        await peer.no_action(0.3)
-    finally:
-        await sched.stop()
+    clock, sched = await running_at(street, datetime(2031, 3, 3, 9, 0, tzinfo=SHANGHAI),
+                                    bind(peer), start)
+    await peer.private_message(LI, "/协查 2031-88")
+    [await peer.expect_send() for _ in range(2)]
+    assert len(sched.aps.get_jobs()) == 4
+    clock.at += timedelta(hours=3)
+    done = await peer.ask(ADMIN, "/协查 完成 2031-88", group_id=COORD)
+    assert done.text.startswith(
+        "已登记完成：协查函 2031-88，在时限内。已取消 4 条尚未发送的提醒。"
+    )
+    notice = await peer.expect_send()
+    assert (notice.target, notice.text) == (f"group:{FLOW}", "协查函 2031-88 已完成。")
+    assert sched.aps.get_jobs() == []
+    assert {i.state for i in await items(street)} == {"cancelled"}
+    await peer.no_action(0.3)
 
 
 async def test_bad_input_and_refusals_write_nothing(
     peer: OneBotPeer, street: Runtime, outbox
 ) -> None:
-    await bind(peer)
-    freeze_clock(street, datetime(2031, 3, 3, 9, 0, tzinfo=SHANGHAI))
+    await bound_at(street, datetime(2031, 3, 3, 9, 0, tzinfo=SHANGHAI), bind(peer))
     sent = await peer.ask(LI, "/协查 2031-1 首件", group_id=COORD)
     assert "已登记协查函 2031-1" in sent.text
     await peer.expect_send()  # its notice to the 流调组
@@ -192,8 +186,7 @@ async def test_bad_input_and_refusals_write_nothing(
         (LEADER, WORK, "/协查 完成 2031-1", refused),
         (RESIDENT_USER, WORK, "/协查 列表", refused),
     ]:
-        sent = await peer.ask(user, text, group_id=group)
-        expect = as_answered(street.renderer, expect, text)
+        sent, expect = await ask_expecting(peer, street.renderer, user, text, expect, group)
         assert sent.text == expect or expect in sent.text, (text, sent.text)
         assert dump_db(street) == before, text
     await peer.no_action(0.3)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
+from functools import partial
 
 from sqlmodel import select
 
@@ -18,7 +19,7 @@ from storage.models import ChatGroup, ScheduledItem
 from storage.models_broadcast import Broadcast, BroadcastAck
 from storage.models_outbox import OutboxItem
 from tests.conftest import dump_db
-from tests.helpers import freeze_clock, run_due, scheduled_items
+from tests.helpers import bound_at, run_due, scheduled_items
 from tests.onebot import OneBotPeer, Sent
 
 # Plugin modules are imported inside tests: NoneBot must be initialised first.
@@ -27,6 +28,8 @@ STAFF = 10003
 WORK = 750000
 RESIDENT = {1: 750101, 2: 750102, 3: 750103, 4: 750104}  # building -> resident group
 LEADER_NAMES = ("王建国", "李秀英", "赵志强", "陈伟", "孙丽", "周敏", "刘洋", "吴静", "郑磊")
+MORNING = datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI)
+NIGHT = datetime(2026, 11, 30, 23, 0, tzinfo=SHANGHAI)  # in the quiet hours
 
 
 async def bind_groups(peer: OneBotPeer) -> None:
@@ -70,8 +73,7 @@ async def acks(rt: Runtime) -> list[tuple[int, str, str]]:
     return [(a.broadcast_id, g.group_id, a.acked_by) for a, g in rows]
 
 
-async def chase_items(rt: Runtime) -> list[ScheduledItem]:
-    return await scheduled_items(rt, "broadcast.chase")
+chase_items = partial(scheduled_items, kind="broadcast.chase")
 
 
 async def test_ack_then_chase_the_silent_groups_once(
@@ -79,8 +81,7 @@ async def test_ack_then_chase_the_silent_groups_once(
 ) -> None:
     from plugins.broadcast import ack
 
-    await bind_groups(peer)
-    clock = freeze_clock(street, datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI), outbox)
+    clock = await bound_at(street, MORNING, bind_groups(peer), outbox)
     plain = await send_broadcast(peer, street, "/广播 范围 幸福社区/1-3栋 明天停水", 3)
     number = await send_broadcast(
         peer, street, "/广播 范围 幸福社区/1-3栋 需回执 今晚8点核酸检测，请带身份证。", 3
@@ -149,8 +150,7 @@ async def test_ack_then_chase_the_silent_groups_once(
 async def test_ack_goes_to_the_newest_recent_ack_broadcast(
     peer: OneBotPeer, street: Runtime, outbox
 ) -> None:
-    await bind_groups(peer)
-    clock = freeze_clock(street, datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI), outbox)
+    clock = await bound_at(street, MORNING, bind_groups(peer), outbox)
     old = await send_broadcast(peer, street, "/广播 范围 幸福社区/1栋 需回执 第一条", 1)
     clock.advance(hours=1)
     new = await send_broadcast(peer, street, "/广播 范围 幸福社区/1-2栋 需回执 第二条", 2)
@@ -171,8 +171,7 @@ async def test_ack_goes_to_the_newest_recent_ack_broadcast(
 async def test_quiet_hours_delay_the_chase_and_cancel_drops_it(
     peer: OneBotPeer, street: Runtime, outbox
 ) -> None:
-    await bind_groups(peer)
-    clock = freeze_clock(street, datetime(2026, 11, 30, 23, 0, tzinfo=SHANGHAI), outbox)
+    clock = await bound_at(street, NIGHT, bind_groups(peer), outbox)
     preview = await peer.ask(STAFF, "/广播 需回执 明早8点开始核酸", group_id=WORK)
     number = int(preview.text.split("#", 1)[1].split()[0])
     started = await peer.ask(STAFF, f"/确认 {number}", group_id=WORK)

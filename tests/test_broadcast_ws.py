@@ -12,11 +12,12 @@ from ground.timeutil import SHANGHAI
 from storage.models_broadcast import Broadcast
 from storage.models_outbox import OutboxItem
 from tests.conftest import dump_db
-from tests.helpers import as_answered
+from tests.helpers import as_answered, bound_at
 from tests.onebot import OneBotPeer, Sent
 
 WORK = 720000
 RESIDENT = {1: 720101, 2: 720102, 3: 720103, 4: 720104}  # building -> resident group
+MORNING = datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI)
 
 
 async def bind_resident_groups(peer: OneBotPeer) -> None:
@@ -35,8 +36,7 @@ async def collect(peer: OneBotPeer, n: int) -> list[Sent]:
 async def test_broadcast_preview_confirm_deliver_report(
     peer: OneBotPeer, street: Runtime, outbox
 ) -> None:
-    await bind_resident_groups(peer)
-    street.clock = lambda: datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI)
+    await bound_at(street, MORNING, bind_resident_groups(peer))
     text = "/广播 范围 幸福社区/1-3栋 今晚8点核酸检测，请带身份证。[CQ:at,qq=all]"
     preview = await peer.ask(10003, text, group_id=WORK)
     assert "共 3 个居民群" in preview.text
@@ -96,8 +96,7 @@ async def test_quiet_hours_hold_and_urgent_goes_now(
 async def test_duplicate_within_a_minute_is_flagged(
     peer: OneBotPeer, street: Runtime, outbox
 ) -> None:
-    await bind_resident_groups(peer)
-    street.clock = lambda: datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI)
+    await bound_at(street, MORNING, bind_resident_groups(peer))
     p1 = await peer.ask(10003, "/广播 范围 幸福社区/4栋 勤洗手", group_id=WORK)
     assert "相同内容" not in p1.text
     n1 = int(p1.text.split("#", 1)[1].split()[0])
@@ -150,8 +149,7 @@ async def test_bad_broadcast_input_changes_nothing(
 async def test_confirm_and_cancel_without_a_number_take_the_only_pending_preview(
     peer: OneBotPeer, street: Runtime, outbox
 ) -> None:
-    await bind_resident_groups(peer)
-    street.clock = lambda: datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI)
+    await bound_at(street, MORNING, bind_resident_groups(peer))
     p1 = await peer.ask(10003, "/广播 范围 幸福社区/4栋 明天上午9点核酸检测", group_id=WORK)
     n1 = int(p1.text.split("#", 1)[1].split()[0])
     p2 = await peer.ask(10003, "/广播 范围 幸福社区/3栋 请配合排查", group_id=WORK)

@@ -29,10 +29,10 @@ import pytest
 from openpyxl import load_workbook
 from playwright.async_api import Page, expect
 
-from tests.browser import DESKTOP, PHONE, UI_S, Street, chromium, db_rows, dump_db, street
+from tests.browser import DESKTOP, PHONE, UI_S, Street, chromium, dump_db, street
 from tests.conftest import DATA
 from tests.onebot import parse_sent
-from tests.procs import FRAME_S, wait_rows
+from tests.procs import FRAME_S, db_rows, wait_rows
 
 ADMIN = 10001  # 张主任: 工作人员 and 管理员 (tests/data/staff.csv)
 STAFF = 10002  # 李干事: 工作人员, 数据统计排查组

@@ -8,14 +8,13 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from hypothesis import HealthCheck, given, settings
 from sqlmodel import select
 
 from bot.runtime import Runtime
 from storage.models import CheckinRound, Quarantine, Unit
 from tests.helpers import console_client, console_login
 from tests.onebot import OneBotPeer
-from tests.test_group_privacy_fuzz import Resident, drain, leaks, residents
+from tests.test_group_privacy_fuzz import Resident, drain, each_resident, leaks
 
 WORK1, WORK2 = 781001, 781002
 LEADERS = ("qq:30011", "qq:20001")  # 1栋1单元's 单元长, 1栋's 楼长
@@ -39,9 +38,7 @@ async def prepare(peer: OneBotPeer, street: Runtime) -> None:
 _ready: set[int] = set()
 
 
-@settings(max_examples=10, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(resident=residents)
+@each_resident
 async def test_no_console_page_shows_a_resident(
     peer: OneBotPeer, street: Runtime, resident: Resident
 ) -> None:

@@ -18,7 +18,7 @@ from storage.models import AuditLog, ScheduledItem
 from storage.models_events import DutyOccurrence, DutyUnit
 from tests.conftest import dump_db
 from tests.helpers import (
-    as_answered,
+    ask_expecting,
     fire_due,
     freeze_clock,
     outbox_settled,
@@ -237,8 +237,7 @@ async def test_bad_input_and_refusals_change_nothing(peer: OneBotPeer, street: R
         (WU, "/完成 9", "没有编号为 9 的任务", None),
         (WU, "/完成 1", "任务 #1 还没有开始，首次为 11-30 09:00", None),
     ]:
-        sent = await peer.ask(user, text, group_id=group)
-        expect = as_answered(street.renderer, expect, text)
+        sent, expect = await ask_expecting(peer, street.renderer, user, text, expect, group)
         assert sent.text == expect or expect in sent.text, (text, sent.text)
     assert dump_db(street) == before
     refused = render("common/refused")

@@ -66,6 +66,14 @@ residents = st.builds(
 )
 
 
+def each_resident(test):
+    """The test run for ten generated residents, no deadline, nothing kept between runs;
+    its function-scoped fixtures (peer, street) live across the examples."""
+    return settings(max_examples=10, deadline=None, database=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture])(
+        given(resident=residents)(test))
+
+
 _NUMBER = re.compile(r"[0-9０-９+＋(（][0-9０-９ \-－+＋()（）]*[0-9０-９]")
 
 
@@ -110,9 +118,7 @@ async def bind(peer: OneBotPeer, street: Runtime) -> None:
 _state: dict[int, int] = {}  # id(street) -> incidents reported so far
 
 
-@settings(max_examples=10, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(resident=residents)
+@each_resident
 async def test_free_text_with_personal_data_never_reaches_a_group(
     peer: OneBotPeer, street: Runtime, resident: Resident
 ) -> None:

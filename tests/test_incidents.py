@@ -17,7 +17,7 @@ from storage.models_events import Incident
 from storage.repo import ensure_person
 from tests.conftest import dump_db
 from tests.helpers import (
-    as_answered,
+    ask_expecting,
     audit_trail,
     collect,
     fire_due,
@@ -260,8 +260,7 @@ async def test_bad_input_and_refusals_change_nothing(
         (LI, "/办结 1 " + "果" * 201, render("usage/incident_close")),
         (LI, "/办结 99 已处理", "没有编号为 99 的事件"),
     ]:
-        sent = await peer.ask(user, text)
-        expect = as_answered(street.renderer, expect, text)
+        sent, expect = await ask_expecting(peer, street.renderer, user, text, expect)
         assert sent.text == expect or expect in sent.text, (text, sent.text)
     assert dump_db(street) == before
     refused = render("common/refused")

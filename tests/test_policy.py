@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from functools import partial
 from types import SimpleNamespace
 
 from sqlmodel import select
@@ -15,11 +16,19 @@ from sqlmodel import select
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
 from ground.timeutil import SHANGHAI, local
-from storage.models import AuditLog, ScheduledItem
+from storage.models import AuditLog
 from storage.models_outbox import OutboxItem
 from storage.models_publicity import Policy, PolicyStudy
 from tests.conftest import dump_db
-from tests.helpers import as_answered, freeze_clock, register_groups, run_due, say, scheduled_items
+from tests.helpers import (
+    ask_expecting,
+    bound_at,
+    freeze_clock,
+    register_groups,
+    run_due,
+    say,
+    scheduled_items,
+)
 from tests.onebot import OneBotPeer, Sent
 
 # Plugin modules are imported inside tests: NoneBot must be initialised first.
@@ -31,6 +40,8 @@ COORD = 740200  # 综合协调组
 STATS = 740201  # 数据统计排查组: not told about policy study
 TITLE = "关于返乡人员报备的通知"
 BODY = "返乡人员抵达后请于24小时内向所在社区报备。\n社区工作人员将上门核实，联系电话见社区公告。"
+MORNING = datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI)
+NIGHT = datetime(2026, 11, 30, 23, 0, tzinfo=SHANGHAI)  # in the quiet hours
 
 
 async def bind_groups(peer: OneBotPeer) -> None:
@@ -49,8 +60,7 @@ def one(sends: list[Sent], prefix: str, target: str | None = None) -> Sent:
     return found[0]
 
 
-async def remind_items(rt: Runtime) -> list[ScheduledItem]:
-    return await scheduled_items(rt, "policy.remind")
+remind_items = partial(scheduled_items, kind="policy.remind")
 
 
 async def test_publish_study_status_and_reminder(
@@ -58,8 +68,7 @@ async def test_publish_study_status_and_reminder(
 ) -> None:
     from plugins.policy import jobs
 
-    await bind_groups(peer)
-    clock = freeze_clock(street, datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI), outbox)
+    clock = await bound_at(street, MORNING, bind_groups(peer), outbox)
 
     sends = await say(peer, WANG, f"/政策 发布 {TITLE}\n{BODY}", 4, group=WORK)
     reply = one(sends, "已发布政策", f"group:{WORK}")
@@ -164,8 +173,7 @@ async def test_versions_are_studied_separately(peer: OneBotPeer, street: Runtime
 async def test_quiet_hours_hold_resident_notice_and_move_the_reminder(
     peer: OneBotPeer, street: Runtime, outbox
 ) -> None:
-    await bind_groups(peer)
-    clock = freeze_clock(street, datetime(2026, 11, 30, 23, 0, tzinfo=SHANGHAI), outbox)
+    clock = await bound_at(street, NIGHT, bind_groups(peer), outbox)
     sends = await say(peer, WANG, f"/政策 发布 {TITLE}\n{BODY}", 2, group=WORK)
     reply = one(sends, "已发布政策")
     assert "夜间免打扰，居民群通知将于 12-01 07:00 发送" in reply.text
@@ -216,8 +224,7 @@ async def test_bad_input_and_refusals_change_nothing(peer: OneBotPeer, street: R
         (WANG, f"/政策 发布 {TITLE}\n正文", "这是居民群", RESIDENT[1]),
         (99999, "/已学习 1", "不在工作人员名单中", None),  # a superuser without a roster entry
     ]:
-        sent = await peer.ask(user, text, group_id=group)
-        expect = as_answered(street.renderer, expect, text)
+        sent, expect = await ask_expecting(peer, street.renderer, user, text, expect, group)
         assert sent.text == expect or expect in sent.text, (text, sent.text)
     assert dump_db(street) == before
     refused = render("common/refused")

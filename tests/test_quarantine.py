@@ -21,7 +21,7 @@ from storage.models_events import HealthCheck, Quarantine
 from storage.models_outbox import OutboxItem
 from tests.conftest import dump_db
 from tests.helpers import (
-    as_answered,
+    ask_expecting,
     audit_trail,
     fire_due,
     freeze_clock,
@@ -229,8 +229,7 @@ async def test_bad_input_and_refusals_change_nothing(peer: OneBotPeer, street: R
         (ZHENG, "/健康 2 36.5", "没有找到您负责的编号为 2"),
         (LI_XIU, "/健康 1 36.5", "没有找到您负责的编号为 1"),
     ]:
-        sent = await peer.ask(user, text)
-        expect = as_answered(street.renderer, expect, text)
+        sent, expect = await ask_expecting(peer, street.renderer, user, text, expect)
         assert sent.text == expect or expect in sent.text, (text, sent.text)
     assert dump_db(street) == before
     refused = render("common/refused")

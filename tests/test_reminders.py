@@ -22,11 +22,12 @@ from storage.models_deadlines import Reminder
 from storage.models_outbox import OutboxItem
 from tests.conftest import dump_db
 from tests.helpers import (
-    as_answered,
+    ask_expecting,
+    bound_at,
     fire_due,
-    freeze_clock,
     register_groups,
     restart,
+    running_at,
     scheduled_items,
     start_scheduler,
 )
@@ -63,11 +64,10 @@ async def start(rt: Runtime) -> Scheduler:
 
 
 async def test_group_reminder_once_late_after_restart_or_reported_when_too_old(
-    peer: OneBotPeer, street: Runtime, outbox
+    peer: OneBotPeer, street: Runtime, outbox, scheduler_stopped
 ) -> None:
-    await bind(peer)
-    clock = freeze_clock(street, datetime(2031, 3, 3, 10, 0, tzinfo=SHANGHAI))
-    sched = await start(street)
+    clock, sched = await running_at(street, datetime(2031, 3, 3, 10, 0, tzinfo=SHANGHAI),
+                                    bind(peer), start)
 
     sent = await peer.ask(LEADER, "/提醒 10:30 请各单元长上报今日排查", group_id=WORK)
     assert sent.target == f"group:{WORK}"
@@ -107,92 +107,86 @@ async def test_group_reminder_once_late_after_restart_or_reported_when_too_old(
     await peer.no_action(0.5)
     sched = await restart(sched, start)
     await peer.no_action(0.5)
-    try:
-        listing = await peer.ask(LEADER, "/提醒 列表", group_id=WORK)
-        assert listing.text == "本群目前没有待发送的提醒。"
-        states = [(i.ref_id, i.state, i.late, i.attempts) for i in await reminder_items(street)]
-        assert states == [(1, "done", False, 1), (2, "done", True, 1), (3, "missed", False, 0)]
-        async with street.db.read() as s:
-            outbox = (await s.exec(select(OutboxItem.source, OutboxItem.target))).all()
-            audit = (await s.exec(select(AuditLog.action).where(
-                AuditLog.action == "reminder_add"))).all()
-        sources = sorted(src for src, _ in outbox if src.startswith(("reminder:", "scheduler:")))
-        assert sources == ["reminder:1", "reminder:2", "scheduler:missed"]  # once each
-        assert len(audit) == 3
-    finally:
-        await sched.stop()
+    listing = await peer.ask(LEADER, "/提醒 列表", group_id=WORK)
+    assert listing.text == "本群目前没有待发送的提醒。"
+    states = [(i.ref_id, i.state, i.late, i.attempts) for i in await reminder_items(street)]
+    assert states == [(1, "done", False, 1), (2, "done", True, 1), (3, "missed", False, 0)]
+    async with street.db.read() as s:
+        outbox = (await s.exec(select(OutboxItem.source, OutboxItem.target))).all()
+        audit = (await s.exec(select(AuditLog.action).where(
+            AuditLog.action == "reminder_add"))).all()
+    sources = sorted(src for src, _ in outbox if src.startswith(("reminder:", "scheduler:")))
+    assert sources == ["reminder:1", "reminder:2", "scheduler:missed"]  # once each
+    assert len(audit) == 3
 
 
-async def test_private_daily_list_and_cancel(peer: OneBotPeer, street: Runtime, outbox) -> None:
-    await bind(peer)
-    clock = freeze_clock(street, datetime(2031, 3, 3, 10, 0, tzinfo=SHANGHAI))
-    sched = await start(street)
-    try:
-        # In a private chat: to the one who asked, privately.
-        sent = await peer.ask(LI, "/提醒 30分钟 复核3栋返区名单")
-        assert sent.text.startswith("已设置提醒 #1：03-03 10:30 私聊提醒您。")
-        # A group nobody bound runs only /帮助 and /绑定群: refused there, nothing set.
-        sent = await peer.ask(LI, "/提醒 明天 9:00 例会", group_id=UNBOUND)
-        assert sent.text == street.renderer.render("common/unbound_group")
-        sent = await peer.ask(LI, "/提醒 明天 9:00 例会", group_id=COORD)
-        assert "#2" in sent.text and "03-04 09:00 在本群提醒" in sent.text
-        sent = await peer.ask(LEADER, "/提醒 每天 08:00 请测量体温并打卡", group_id=WORK)
-        assert sent.text.startswith("已设置每日提醒 #3：每天 08:00 在本群提醒，首次 03-04 08:00。")
+async def test_private_daily_list_and_cancel(
+    peer: OneBotPeer, street: Runtime, outbox, scheduler_stopped
+) -> None:
+    clock, sched = await running_at(street, datetime(2031, 3, 3, 10, 0, tzinfo=SHANGHAI),
+                                    bind(peer), start)
+    # In a private chat: to the one who asked, privately.
+    sent = await peer.ask(LI, "/提醒 30分钟 复核3栋返区名单")
+    assert sent.text.startswith("已设置提醒 #1：03-03 10:30 私聊提醒您。")
+    # A group nobody bound runs only /帮助 and /绑定群: refused there, nothing set.
+    sent = await peer.ask(LI, "/提醒 明天 9:00 例会", group_id=UNBOUND)
+    assert sent.text == street.renderer.render("common/unbound_group")
+    sent = await peer.ask(LI, "/提醒 明天 9:00 例会", group_id=COORD)
+    assert "#2" in sent.text and "03-04 09:00 在本群提醒" in sent.text
+    sent = await peer.ask(LEADER, "/提醒 每天 08:00 请测量体温并打卡", group_id=WORK)
+    assert sent.text.startswith("已设置每日提醒 #3：每天 08:00 在本群提醒，首次 03-04 08:00。")
 
-        listing = await peer.ask(LI, "/提醒 列表")
-        assert "您的私聊提醒（1条）" in listing.text
-        assert "#1 03-03 10:30：复核3栋返区名单" in listing.text
-        listing = await peer.ask(LEADER2, "/提醒 列表", group_id=WORK)
-        assert "#3 每天 08:00：请测量体温并打卡" in listing.text and "#1" not in listing.text
+    listing = await peer.ask(LI, "/提醒 列表")
+    assert "您的私聊提醒（1条）" in listing.text
+    assert "#1 03-03 10:30：复核3栋返区名单" in listing.text
+    listing = await peer.ask(LEADER2, "/提醒 列表", group_id=WORK)
+    assert "#3 每天 08:00：请测量体温并打卡" in listing.text and "#1" not in listing.text
 
-        by_ref = {i.ref_id: i for i in await reminder_items(street)}
-        assert await fire_due(sched, clock, by_ref[1])
-        private = await peer.expect_send()
-        assert (private.target, private.text) == (f"private:{LI}", "【提醒 #1】复核3栋返区名单")
-        # The daily one (03-04 08:00) comes first, on time; then 09:00's one-off.
-        assert await fire_due(sched, clock, by_ref[3])
-        daily = await peer.expect_send()
-        assert daily.text == "【每日提醒 #3】请测量体温并打卡"
-        assert await fire_due(sched, clock, by_ref[2])
-        unbound = await peer.expect_send()
-        assert (unbound.target, unbound.text) == (f"group:{COORD}", "【提醒 #2】例会")
+    by_ref = {i.ref_id: i for i in await reminder_items(street)}
+    assert await fire_due(sched, clock, by_ref[1])
+    private = await peer.expect_send()
+    assert (private.target, private.text) == (f"private:{LI}", "【提醒 #1】复核3栋返区名单")
+    # The daily one (03-04 08:00) comes first, on time; then 09:00's one-off.
+    assert await fire_due(sched, clock, by_ref[3])
+    daily = await peer.expect_send()
+    assert daily.text == "【每日提醒 #3】请测量体温并打卡"
+    assert await fire_due(sched, clock, by_ref[2])
+    unbound = await peer.expect_send()
+    assert (unbound.target, unbound.text) == (f"group:{COORD}", "【提醒 #2】例会")
 
-        # After two days down, one catch-up (补发) only.
-        sched = await restart(sched, start, clock, datetime(2031, 3, 7, 9, 30, tzinfo=SHANGHAI))
-        catch_up = await peer.expect_send()
-        assert catch_up.text == (
-            "【每日提醒 #3】请测量体温并打卡\n（补发：原定 03-05 08:00，机器人当时不在线）"
-        )
-        await peer.no_action(0.5)
-        daily_rows = [(local(i.due_at).strftime("%m-%d %H:%M"), i.state)
-                      for i in await reminder_items(street) if i.kind == "reminder.daily"]
-        assert daily_rows == [("03-04 08:00", "done"), ("03-05 08:00", "done"),
-                              ("03-08 08:00", "pending")]
-        assert "reminder.daily:3:203103080000" in {j.id for j in sched.aps.get_jobs()}
+    # After two days down, one catch-up (补发) only.
+    sched = await restart(sched, start, clock, datetime(2031, 3, 7, 9, 30, tzinfo=SHANGHAI))
+    catch_up = await peer.expect_send()
+    assert catch_up.text == (
+        "【每日提醒 #3】请测量体温并打卡\n（补发：原定 03-05 08:00，机器人当时不在线）"
+    )
+    await peer.no_action(0.5)
+    daily_rows = [(local(i.due_at).strftime("%m-%d %H:%M"), i.state)
+                  for i in await reminder_items(street) if i.kind == "reminder.daily"]
+    assert daily_rows == [("03-04 08:00", "done"), ("03-05 08:00", "done"),
+                          ("03-08 08:00", "pending")]
+    assert "reminder.daily:3:203103080000" in {j.id for j in sched.aps.get_jobs()}
 
-        # Only its author or staff may cancel; cancelling disarms it.
-        before = dump_db(street)
-        refused = await peer.ask(LEADER2, "/提醒 取消 3", group_id=WORK)
-        assert "不是您设置的" in refused.text
-        assert dump_db(street) == before
-        done = await peer.ask(WANG, "/提醒 取消 #3", group_id=WORK)
-        assert done.text == "已取消提醒 #3，不会再发送。"
-        assert "reminder.daily:3:203103080000" not in {j.id for j in sched.aps.get_jobs()}
-        assert (await reminder_items(street))[-1].state == "cancelled"
-        again = await peer.ask(WANG, "/提醒 取消 3", group_id=WORK)
-        assert "已经取消" in again.text
-        # Someone else's private reminder does not exist for staff either.
-        hidden = await peer.ask(ADMIN, "/提醒 取消 1")
-        assert "没有编号为 1 的提醒" in hidden.text
-    finally:
-        await sched.stop()
+    # Only its author or staff may cancel; cancelling disarms it.
+    before = dump_db(street)
+    refused = await peer.ask(LEADER2, "/提醒 取消 3", group_id=WORK)
+    assert "不是您设置的" in refused.text
+    assert dump_db(street) == before
+    done = await peer.ask(WANG, "/提醒 取消 #3", group_id=WORK)
+    assert done.text == "已取消提醒 #3，不会再发送。"
+    assert "reminder.daily:3:203103080000" not in {j.id for j in sched.aps.get_jobs()}
+    assert (await reminder_items(street))[-1].state == "cancelled"
+    again = await peer.ask(WANG, "/提醒 取消 3", group_id=WORK)
+    assert "已经取消" in again.text
+    # Someone else's private reminder does not exist for staff either.
+    hidden = await peer.ask(ADMIN, "/提醒 取消 1")
+    assert "没有编号为 1 的提醒" in hidden.text
 
 
 async def test_bad_input_and_refusals_write_nothing(
     peer: OneBotPeer, street: Runtime, outbox
 ) -> None:
-    await bind(peer)
-    freeze_clock(street, datetime(2031, 3, 3, 10, 0, tzinfo=SHANGHAI))
+    await bound_at(street, datetime(2031, 3, 3, 10, 0, tzinfo=SHANGHAI), bind(peer))
     usage = street.renderer.render("usage/reminder")
     refused = street.renderer.render("common/refused")
     before = dump_db(street)
@@ -212,8 +206,7 @@ async def test_bad_input_and_refusals_write_nothing(
         (RESIDENT_USER, "/提醒 18:00 开会", refused),
         (RESIDENT_USER, "/提醒 列表", refused),
     ]:
-        sent = await peer.ask(user, text, group_id=WORK)
-        expect = as_answered(street.renderer, expect, text)
+        sent, expect = await ask_expecting(peer, street.renderer, user, text, expect, WORK)
         assert sent.text == expect or expect in sent.text, (text, sent.text)
         assert dump_db(street) == before, text
     past = await peer.ask(LEADER, "/提醒 2031-03-02 09:00 昨天的会", group_id=WORK)

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from bot.runtime import Runtime
 from tests.conftest import dump_db
-from tests.helpers import collect, outbox_settled
+from tests.helpers import bind_and_open, collect, outbox_settled
 from tests.onebot import OneBotPeer
 
 STAFF = 10002
@@ -43,8 +43,7 @@ def test_rescreen_grammar_refuses(text: str) -> None:
 async def test_reopened_units_are_asked_again_and_coverage_recovers(
     peer: OneBotPeer, street: Runtime, outbox
 ) -> None:
-    await peer.ask(STAFF, "/绑定群 幸福社区 工作群", group_id=WORK)
-    await peer.ask(STAFF, "/排查 发起 返区人员排查 截止 2天", group_id=WORK)
+    await bind_and_open(peer, STAFF, WORK)
     for leader in (30031, 30032):
         assert "已记入 #1" in (await peer.ask(leader, "/打卡 已排查12户", group_id=WORK)).text
     progress = (await peer.ask(STAFF, "/进度", group_id=WORK)).text.splitlines()
@@ -100,8 +99,7 @@ async def test_a_roster_change_mid_round_is_shown_and_adopted_by_rescreening(
 
     from storage.importer import import_rows, parse_csv_text, validate
 
-    await peer.ask(STAFF, "/绑定群 幸福社区 工作群", group_id=WORK)
-    await peer.ask(STAFF, "/排查 发起 返区人员排查 截止 2天", group_id=WORK)
+    await bind_and_open(peer, STAFF, WORK)
     # The roster is re-imported with 3栋1单元 at 14 households (was 12).
     units = Path(__file__).with_name("data") / "units.csv"
     text = units.read_text(encoding="utf-8").replace("3栋,1单元,12", "3栋,1单元,14")

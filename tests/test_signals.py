@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from bot.runtime import Runtime
 from ground.timeutil import SHANGHAI
+from tests.helpers import daily_rounds, file_report, open_round
 
 T0 = datetime(2026, 11, 30, 9, 0, tzinfo=SHANGHAI)
 
@@ -16,32 +17,6 @@ def _sig():
     from storage import signals
 
     return signals
-
-
-async def _round(rt: Runtime, opened: datetime, recurring_id: int | None = None):
-    from sqlmodel import select
-
-    from storage.models import CheckinRound, CheckinRoundUnit, Unit
-
-    async with rt.db.write() as s:
-        rnd = CheckinRound(title="排查", scope_kind="all", scope_label="全部", opened_by="qq:1",
-                           opened_at=opened, deadline=opened + timedelta(hours=8),
-                           recurring_id=recurring_id)
-        s.add(rnd)
-        await s.flush()
-        for unit in (await s.exec(select(Unit))).all():
-            s.add(CheckinRoundUnit(round_id=rnd.id, unit_id=unit.id, building_id=unit.building_id,
-                                   grid_id=1, community_id=1, households=unit.households))
-        return rnd.id
-
-
-async def _report(rt: Runtime, round_id: int, unit_id: int, reporter: str, at: datetime,
-                  households: int = 10) -> None:
-    from storage.models import CheckinReport
-
-    async with rt.db.write() as s:
-        s.add(CheckinReport(round_id=round_id, unit_id=unit_id, reporter=reporter,
-                            households=households, reported_at=at))
 
 
 async def _flagged(rt: Runtime, round_id: int, **limits) -> dict[int, list[str]]:
@@ -53,33 +28,22 @@ async def _flagged(rt: Runtime, round_id: int, **limits) -> dict[int, list[str]]
 
 
 async def test_burst_one_account_many_units_within_seconds(street: Runtime) -> None:
-    r = await _round(street, T0)
+    r = await open_round(street, T0)
     for unit in (1, 2, 3):  # three units within 20 s by one account: a burst of 3
-        await _report(street, r, unit, "qq:20001", T0 + timedelta(minutes=10, seconds=unit * 10))
-    await _report(street, r, 4, "qq:20002", T0 + timedelta(minutes=11))
+        await file_report(street, r, unit, "qq:20001",
+                          T0 + timedelta(minutes=10, seconds=unit * 10))
+    await file_report(street, r, 4, "qq:20002", T0 + timedelta(minutes=11))
     flagged = await _flagged(street, r, burst_units=3, burst_seconds=30, instant_seconds=1)
     assert flagged == {1: ["burst"], 2: ["burst"], 3: ["burst"]}
     # Negative: the same three reports spread over minutes are no burst.
-    r2 = await _round(street, T0)
+    r2 = await open_round(street, T0)
     for unit in (1, 2, 3):
-        await _report(street, r2, unit, "qq:20001", T0 + timedelta(minutes=10 * unit))
+        await file_report(street, r2, unit, "qq:20001", T0 + timedelta(minutes=10 * unit))
     assert await _flagged(street, r2, burst_units=3, burst_seconds=30, instant_seconds=1) == {}
 
 
 async def test_same_figures_day_after_day(street: Runtime) -> None:
-    from storage.models import RecurringRound
-
-    async with street.db.write() as s:
-        defn = RecurringRound(title="每日", scope_kind="all", scope_label="全部", open_minute=600,
-                              close_minute=1080, created_by="qq:1")
-        s.add(defn)
-        await s.flush()
-        did = defn.id
-    days = [await _round(street, T0 + timedelta(days=d), did) for d in range(3)]
-    for d, r in enumerate(days):
-        await _report(street, r, 1, "qq:30011", T0 + timedelta(days=d, hours=2), households=18)
-        await _report(street, r, 2, "qq:30012", T0 + timedelta(days=d, hours=2),
-                      households=10 + d)  # changes every day
+    days = await daily_rounds(street, T0)  # unit 1: 18 every day; unit 2 changes every day
     flagged = await _flagged(street, days[-1], same_days=3, instant_seconds=1)
     assert flagged == {1: ["same_figures"]}
     # Negative: with a longer run required there is not enough history yet.
@@ -87,15 +51,15 @@ async def test_same_figures_day_after_day(street: Runtime) -> None:
 
 
 async def test_instant_report_by_a_first_time_account(street: Runtime) -> None:
-    r = await _round(street, T0)
-    await _report(street, r, 1, "qq:30011", T0 + timedelta(seconds=20))  # never reported before
+    r = await open_round(street, T0)
+    await file_report(street, r, 1, "qq:30011", T0 + timedelta(seconds=20))  # never reported before
     flagged = await _flagged(street, r, instant_seconds=60)
     assert flagged == {1: ["instant"]}
     # Negative: the same account, fast again in the next round, has reported before;
     # a newcomer who reports after the first minute is not flagged either.
-    r2 = await _round(street, T0 + timedelta(days=1))
-    await _report(street, r2, 1, "qq:30011", T0 + timedelta(days=1, seconds=20))
-    await _report(street, r2, 2, "qq:30012", T0 + timedelta(days=1, minutes=5))
+    r2 = await open_round(street, T0 + timedelta(days=1))
+    await file_report(street, r2, 1, "qq:30011", T0 + timedelta(days=1, seconds=20))
+    await file_report(street, r2, 2, "qq:30012", T0 + timedelta(days=1, minutes=5))
     assert await _flagged(street, r2, instant_seconds=60) == {}
 
 
@@ -103,9 +67,9 @@ async def test_a_spot_check_draws_flagged_units_first(street: Runtime) -> None:
     from plugins.checkin import spot
     from storage.models import CheckinRound
 
-    r = await _round(street, T0)
+    r = await open_round(street, T0)
     for unit in range(1, 8):
-        await _report(street, r, unit, f"qq:3000{unit}", T0 + timedelta(hours=1, minutes=unit))
+        await file_report(street, r, unit, f"qq:3000{unit}", T0 + timedelta(hours=1, minutes=unit))
     for seed in range(20):
         async with street.db.write() as s:
             rnd = await s.get(CheckinRound, r)

@@ -16,7 +16,7 @@ from ground.timeutil import SHANGHAI, local
 from storage.models import AuditLog, ScheduledItem
 from storage.models_publicity import Slogan, SloganLast, SloganTime
 from tests.conftest import dump_db
-from tests.helpers import as_answered, collect, fire_due, freeze_clock, run_due
+from tests.helpers import as_answered, collect, fire_due, freeze_clock, run_due, start_scheduler
 from tests.onebot import OneBotPeer
 
 # Plugin modules are imported inside tests: NoneBot must be initialised first.
@@ -223,30 +223,27 @@ async def test_two_slogans_alternate_and_deletion_keeps_the_rule(
     assert set(last.values()) == {"【防疫宣传】自动自觉、扫码测温"}
 
 
-async def test_time_change_rearms_running_scheduler(peer: OneBotPeer, street: Runtime) -> None:
+async def test_time_change_rearms_running_scheduler(
+    peer: OneBotPeer, street: Runtime, scheduler_stopped
+) -> None:
     from plugins.slogans import jobs
 
     # Far ahead of the wall clock: nothing fires for real during the test.
     freeze_clock(street, datetime(2031, 3, 1, 9, 0, tzinfo=SHANGHAI))
-    sched = Scheduler.from_hooks(street, jobs.HOOKS)
-    street.scheduler = sched
-    await sched.start()
-    try:
-        items = await rotate_items(street)
-        assert [local(i.due_at).strftime("%H:%M") for i in items] == ["18:00", "08:00"]
-        for i in items:
-            assert sched.aps.get_job(job_id(i.kind, i.ref_id, i.due_at)) is not None
-        sent = await peer.ask(STAFF, "/标语 时间 08:00,12:30")
-        assert "下次推送：03-01 12:30" in sent.text
-        by_ref = {i.ref_id: i for i in await rotate_items(street)}
-        assert by_ref[1080].state == "cancelled" and by_ref[480].state == "pending"
-        assert sched.aps.get_job(job_id("slogan.rotate", 1080, by_ref[1080].due_at)) is None
-        noon = by_ref[750]
-        assert local(noon.due_at) == datetime(2031, 3, 1, 12, 30, tzinfo=SHANGHAI)
-        assert sched.aps.get_job(job_id("slogan.rotate", 750, noon.due_at)) is not None
-        assert job_id("slogan.rotate", 750, noon.due_at) == "slogan.rotate:750:203103010430"
-    finally:
-        await sched.stop()
+    sched = await start_scheduler(street, jobs.HOOKS)
+    items = await rotate_items(street)
+    assert [local(i.due_at).strftime("%H:%M") for i in items] == ["18:00", "08:00"]
+    for i in items:
+        assert sched.aps.get_job(job_id(i.kind, i.ref_id, i.due_at)) is not None
+    sent = await peer.ask(STAFF, "/标语 时间 08:00,12:30")
+    assert "下次推送：03-01 12:30" in sent.text
+    by_ref = {i.ref_id: i for i in await rotate_items(street)}
+    assert by_ref[1080].state == "cancelled" and by_ref[480].state == "pending"
+    assert sched.aps.get_job(job_id("slogan.rotate", 1080, by_ref[1080].due_at)) is None
+    noon = by_ref[750]
+    assert local(noon.due_at) == datetime(2031, 3, 1, 12, 30, tzinfo=SHANGHAI)
+    assert sched.aps.get_job(job_id("slogan.rotate", 750, noon.due_at)) is not None
+    assert job_id("slogan.rotate", 750, noon.due_at) == "slogan.rotate:750:203103010430"
 
 
 async def test_stale_item_of_a_removed_time_sends_nothing(

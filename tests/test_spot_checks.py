@@ -9,7 +9,7 @@ import pytest
 
 from bot.runtime import Runtime
 from tests.conftest import dump_db
-from tests.helpers import collect, outbox_settled
+from tests.helpers import bind_and_open, collect, outbox_settled
 from tests.onebot import OneBotPeer
 
 STAFF = 10002
@@ -52,8 +52,7 @@ def test_answer_grammar_refuses(text: str) -> None:
 async def test_a_spot_check_reaches_the_building_leader_and_a_mismatch_shows(
     peer: OneBotPeer, street: Runtime, outbox
 ) -> None:
-    await peer.ask(STAFF, "/绑定群 幸福社区 工作群", group_id=WORK)
-    await peer.ask(STAFF, "/排查 发起 返区人员排查 截止 2天", group_id=WORK)
+    await bind_and_open(peer, STAFF, WORK)
     nothing = await peer.ask(STAFF, "/抽查", group_id=WORK)
     assert nothing.text == "排查 #1 还没有可以抽查的报告（或已报单元都在核实中）。"
     await peer.ask(30031, "/打卡 已排查12户", group_id=WORK)
@@ -95,8 +94,7 @@ async def test_a_spot_check_reaches_the_building_leader_and_a_mismatch_shows(
 async def test_a_building_leaders_own_report_is_checked_by_staff(
     peer: OneBotPeer, street: Runtime, outbox
 ) -> None:
-    await peer.ask(STAFF, "/绑定群 幸福社区 工作群", group_id=WORK)
-    await peer.ask(STAFF, "/排查 发起 返区人员排查 截止 2天", group_id=WORK)
+    await bind_and_open(peer, STAFF, WORK)
     await peer.ask(20002, "/打卡 2-2 已排查20户", group_id=WORK)  # 陈伟, 楼长 of 2栋
     await peer.group_message(STAFF, WORK, "/抽查")
     targets = sorted(s.target for s in await collect(peer, 2))
@@ -114,8 +112,7 @@ async def _one_check_drawn(peer: OneBotPeer, street: Runtime, outbox):
     clock = freeze_clock(street, TEST_EPOCH, outbox)
     sched = Scheduler.from_hooks(street, jobs.HOOKS)
     street.scheduler = sched
-    await peer.ask(STAFF, "/绑定群 幸福社区 工作群", group_id=WORK)
-    await peer.ask(STAFF, "/排查 发起 返区人员排查 截止 2天", group_id=WORK)
+    await bind_and_open(peer, STAFF, WORK)
     await peer.ask(30031, "/打卡 已排查12户", group_id=WORK)
     await peer.group_message(STAFF, WORK, "/抽查")
     await collect(peer, 2)

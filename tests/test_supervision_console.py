@@ -28,7 +28,14 @@ from ground.timeutil import SHANGHAI
 from storage.models import AuditLog, Building, CheckinRound, Community, Grid, Unit
 from storage.models import Person as RosterPerson
 from tests.conftest import dump_db
-from tests.helpers import console_client, console_login, freeze_clock
+from tests.helpers import (
+    console_client,
+    console_login,
+    daily_rounds,
+    file_report,
+    freeze_clock,
+    open_round,
+)
 from tests.onebot import OneBotPeer
 
 ADMIN, STAFF, INSPECTOR = 10001, 10002, 10009
@@ -436,53 +443,15 @@ async def test_signals_are_listed_not_judged(peer: OneBotPeer, street: Runtime):
 T0 = MONDAY
 
 
-async def _round(rt: Runtime, opened: datetime, recurring_id: int | None = None) -> int:
-    from storage.models import CheckinRoundUnit
-
-    async with rt.db.write() as s:
-        rnd = CheckinRound(title="排查", scope_kind="all", scope_label="全部", opened_by="qq:1",
-                           opened_at=opened, deadline=opened + timedelta(hours=8),
-                           recurring_id=recurring_id)
-        s.add(rnd)
-        await s.flush()
-        for unit in (await s.exec(select(Unit))).all():
-            b = await s.get(Building, unit.building_id)
-            s.add(CheckinRoundUnit(round_id=rnd.id, unit_id=unit.id, building_id=unit.building_id,
-                                   grid_id=b.grid_id, community_id=b.community_id,
-                                   households=unit.households))
-        return rnd.id
-
-
-async def _report(rt: Runtime, round_id: int, unit_id: int, reporter: str, at: datetime,
-                  households: int = 10) -> None:
-    from storage.models import CheckinReport
-
-    async with rt.db.write() as s:
-        s.add(CheckinReport(round_id=round_id, unit_id=unit_id, reporter=reporter,
-                            households=households, reported_at=at))
-
-
 async def test_each_check_in_rule_counts_as_the_spot_check_rule(street: Runtime) -> None:
     from plugins.supervision import service, signals
-    from storage.models import RecurringRound
-
-    async with street.db.write() as s:
-        defn = RecurringRound(title="每日", scope_kind="all", scope_label="全部", open_minute=600,
-                              close_minute=1080, created_by="qq:1")
-        s.add(defn)
-        await s.flush()
-        did = defn.id
-    days = [await _round(street, T0 + timedelta(days=d), did) for d in range(3)]
-    for d, r in enumerate(days):
-        await _report(street, r, 1, "qq:30011", T0 + timedelta(days=d, hours=2), households=18)
-        await _report(street, r, 2, "qq:30012", T0 + timedelta(days=d, hours=2),
-                      households=10 + d)  # changes every day: not flagged
-    burst = await _round(street, T0 + timedelta(days=4))
+    await daily_rounds(street, T0)  # unit 1: 18 every day; unit 2 changes: not flagged
+    burst = await open_round(street, T0 + timedelta(days=4))
     for unit in (1, 2, 3):  # three units within 20 s by one account
-        await _report(street, burst, unit, "qq:20001",
+        await file_report(street, burst, unit, "qq:20001",
                       T0 + timedelta(days=4, minutes=10, seconds=unit * 10))
-    await _report(street, burst, 4, "qq:20002", T0 + timedelta(days=4, minutes=30))  # slow
-    await _report(street, burst, 5, "qq:30031", T0 + timedelta(days=4, seconds=20))  # instant
+    await file_report(street, burst, 4, "qq:20002", T0 + timedelta(days=4, minutes=30))  # slow
+    await file_report(street, burst, 5, "qq:30031", T0 + timedelta(days=4, seconds=20))  # instant
     now = T0 + timedelta(days=6)
     period = service.Period(T0, now, "")
     limits = signals.Thresholds(burst_units=3, burst_seconds=30, same_days=3,

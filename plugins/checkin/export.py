@@ -8,7 +8,6 @@ accounts: it is created 0600 inside a 0700 directory next to the database.
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -20,7 +19,7 @@ from plugins.checkin import service, spot
 from plugins.checkin.service import MissingUnit, ReportRow
 from storage.db import Database
 from storage.retention import exports_dir
-from storage.sheets import safe_row
+from storage.sheets import safe_row, save_private
 
 REPORT_SHEET = "报告"
 MISSING_SHEET = "未报"
@@ -104,16 +103,5 @@ def write_workbook(
 ) -> Path:
     """Blocking: run with ``asyncio.to_thread``. Writes atomically, mode 0600;
     returns the absolute path (what staff need to fetch the file)."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     wb = build_workbook(round_id, title, reports, missing, checks)
-    tmp = path.with_name(path.name + ".part")
-    fd = os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            wb.save(fh)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
-    return path.resolve()
+    return save_private(wb, path).resolve()

@@ -426,6 +426,19 @@ async def _round_for(
         return await service.find_round(s, ref.number, group, open_only=open_only, pick=pick)
 
 
+async def _round_of_text(
+    rt: Runtime, sender: Sender, text: str, usage_name: str, *, open_only: bool = True,
+) -> CheckinRound | Outcome:
+    """The round ``[#N]`` names (or the one to take), else the answer to give instead."""
+    ref = syntax.parse_round_ref(text)
+    if ref is None:
+        return _usage(usage_name)
+    try:
+        return await _round_for(rt, sender, ref, open_only=open_only)
+    except CheckinError as err:
+        return _error(err)
+
+
 async def progress_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
     ref = syntax.parse_round_ref(text, allow_daily_report=True)
     if ref is None:
@@ -445,13 +458,9 @@ async def progress_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
 
 
 async def missing_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
-    ref = syntax.parse_round_ref(text)
-    if ref is None:
-        return _usage("checkin_missing")
-    try:
-        rnd = await _round_for(rt, sender, ref, open_only=True)
-    except CheckinError as err:
-        return _error(err)
+    rnd = await _round_of_text(rt, sender, text, "checkin_missing")
+    if isinstance(rnd, Outcome):
+        return rnd
     async with rt.db.read() as s:
         replies = await notify.missing_replies(s, rnd, rt.now(), sender.platform)
     if sender.group_id is None:  # an @ means nothing in a private chat
@@ -460,13 +469,9 @@ async def missing_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
 
 
 async def chase_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
-    ref = syntax.parse_round_ref(text)
-    if ref is None:
-        return _usage("checkin_chase")
-    try:
-        rnd = await _round_for(rt, sender, ref, open_only=True)
-    except CheckinError as err:
-        return _error(err)
+    rnd = await _round_of_text(rt, sender, text, "checkin_chase")
+    if isinstance(rnd, Outcome):
+        return rnd
     async with rt.db.write() as s:
         chase = await notify.chase(s, rnd, rt.now(), automatic=False)
         await notify.queue(rt, s, chase.pushes, source=notify.source_of(rnd.id))
@@ -480,14 +485,10 @@ async def chase_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
 
 
 async def export_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
-    ref = syntax.parse_round_ref(text)
-    if ref is None:
-        return _usage("checkin_export")
     now = rt.now()
-    try:
-        rnd = await _round_for(rt, sender, ref, open_only=False)
-    except CheckinError as err:
-        return _error(err)
+    rnd = await _round_of_text(rt, sender, text, "checkin_export", open_only=False)
+    if isinstance(rnd, Outcome):
+        return rnd
     assert rnd.id is not None
     async with rt.db.read() as s:
         reports = len(await service.current_reports(s, rnd.id))

@@ -22,6 +22,7 @@ from bot.platforms import Mention, mentions_of
 from bot.scheduler import add_item, cancel_items
 from ground.timeutil import SHANGHAI, as_utc
 from plugins.checkin.report import Report, Withdraw
+from plugins.checkin.tally import current_report
 from storage.models import (
     Account,
     Building,
@@ -45,7 +46,6 @@ from storage.places import (
     broadest_work_groups_covering,
     closest_work_groups,
     covering_any,
-    grant_covers_unit,
     leaders_of,
     staff_groups,
     team_groups,
@@ -308,10 +308,6 @@ class _Candidate:
     def place(self) -> Place:
         return Place(self.unit_id, self.building_id, self.grid_id, self.community_id)
 
-    def unit(self) -> Unit:
-        # Transient: only what grant_covers_unit reads; never added to the session.
-        return Unit(id=self.unit_id, building_id=self.building_id, number=self.unit_no,
-                    households=self.households)
 
 
 _SCOPE_RANK = {"unit": 0, "building": 1, "buildings": 2, "grid": 3, "community": 4, "all": 5}
@@ -366,11 +362,7 @@ def _candidates_stmt(by_round: bool, by_number: bool):
         .join(Building, col(Building.id) == Unit.building_id)
         .outerjoin(
             _CUR,
-            and_(
-                _CUR.round_id == RU.round_id,
-                _CUR.unit_id == RU.unit_id,
-                _CUR.is_current == true(),
-            ),
+            current_report(_CUR),
         )
     )
     if by_round:
@@ -405,15 +397,9 @@ async def _led_units(session: AsyncSession, who: Standing) -> set[int]:
     return units
 
 
-async def may_report(session: AsyncSession, who: Standing, unit: Unit) -> bool:
-    """Staff, or a 单元长/楼长 whose grant covers the unit."""
-    if who.staff:
-        return True
-    # Unit grants first: they are decided without a query.
-    for grant in sorted(who.leader_grants, key=lambda g: g.scope_kind != "unit"):
-        if await grant_covers_unit(session, grant, unit):
-            return True
-    return False
+def may_report(who: Standing, place: Place) -> bool:
+    """Staff, or a 单元长/楼长 whose grant covers the unit (its place is known)."""
+    return who.staff or who.leads(place)
 
 
 GroupLoader = Callable[[], Awaitable[ChatGroup | None]]
@@ -459,7 +445,7 @@ async def submit_report(
     # a building round inside a community one): the narrowest takes the report and
     # the confirmation names it, rather than refusing the whole work group.
     cand = min(chosen, key=_Candidate.narrowness)
-    if not await may_report(session, who, cand.unit()):
+    if not may_report(who, cand.place):
         raise CheckinError("not_leader", unit=cand.label)
     counts = Counts.of(report)
     if counts.reached > cand.households:
@@ -716,7 +702,7 @@ async def _pick_unit(
     if len(by_unit) > 1 and not who.staff:
         mine = {
             uid: cs for uid, cs in by_unit.items()
-            if await may_report(session, who, cs[0].unit())
+            if may_report(who, cs[0].place)
         }
         by_unit = mine or by_unit
     if len(by_unit) > 1:
@@ -866,11 +852,7 @@ async def missing_units(session: AsyncSession, round_id: int, now: datetime) -> 
             .join(Grid, col(Grid.id) == RU.grid_id)
             .outerjoin(
                 _CUR,
-                and_(
-                    _CUR.round_id == RU.round_id,
-                    _CUR.unit_id == RU.unit_id,
-                    _CUR.is_current == true(),
-                ),
+                current_report(_CUR),
             )
             .where(RU.round_id == round_id, _CUR.id.is_(None))
             .order_by(Community.name, Building.number, Unit.number)

@@ -66,17 +66,19 @@ class Tally:
 EMPTY = Tally(0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
 
 
+def current_report(report):
+    """Join condition: ``report`` (an alias of checkinreport) is the round unit's current one."""
+    return and_(report.round_id == RU.round_id, report.unit_id == RU.unit_id,
+                report.is_current == true())
+
+
 def _joined():
     return (
         select()
         .select_from(RU)
         .outerjoin(
             _R,
-            and_(
-                _R.round_id == RU.round_id,
-                _R.unit_id == RU.unit_id,
-                _R.is_current == true(),
-            ),
+            current_report(_R),
         )
     )
 

@@ -104,25 +104,27 @@ async def groups_page(request: Request, viewer: Viewer = StaffView) -> Response:
     return the_console().page(request, viewer, "groups", groups=rows)
 
 
-@router.get("/quarantine")
-async def quarantine_page(request: Request, viewer: Viewer = StaffView) -> Response:
+async def _placed_list(request: Request, viewer: Viewer, query, template: str,
+                       name: str) -> Response:
+    """A list of records that each sit in a unit, those of the viewer's scope only."""
     rt = current_runtime()
     async with rt.db.read() as s:
-        rows = (await s.exec(select(Quarantine).order_by(
-            Quarantine.state, Quarantine.end_date))).all()
-    seen = await _visible_units(rt, viewer, {q.unit_id for q in rows})
-    shown = [{"q": q, "place": seen[q.unit_id]} for q in rows if q.unit_id in seen]
-    return the_console().page(request, viewer, "quarantine", rows=shown)
+        rows = (await s.exec(query)).all()
+    seen = await _visible_units(rt, viewer, {r.unit_id for r in rows})
+    shown = [{name: r, "place": seen[r.unit_id]} for r in rows if r.unit_id in seen]
+    return the_console().page(request, viewer, template, rows=shown)
+
+
+@router.get("/quarantine")
+async def quarantine_page(request: Request, viewer: Viewer = StaffView) -> Response:
+    query = select(Quarantine).order_by(Quarantine.state, Quarantine.end_date)
+    return await _placed_list(request, viewer, query, "quarantine", "q")
 
 
 @router.get("/incidents")
 async def incidents_page(request: Request, viewer: Viewer = StaffView) -> Response:
-    rt = current_runtime()
-    async with rt.db.read() as s:
-        rows = (await s.exec(select(Incident).order_by(col(Incident.id).desc()))).all()
-    seen = await _visible_units(rt, viewer, {i.unit_id for i in rows})
-    shown = [{"i": i, "place": seen[i.unit_id]} for i in rows if i.unit_id in seen]
-    return the_console().page(request, viewer, "incidents", rows=shown)
+    query = select(Incident).order_by(col(Incident.id).desc())
+    return await _placed_list(request, viewer, query, "incidents", "i")
 
 
 @router.get("/tasks")

@@ -7,7 +7,6 @@ roster downloads as XLSX. A staff roster can make people 管理员: 管理员 on
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
 import time
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from storage.importer import validate as validate_table
 from storage.models import Account, Building, Community, Unit
 from storage.repo import audit
 from storage.retention import exports_dir
-from storage.sheets import safe_row
+from storage.sheets import safe_row, save_private
 
 router = APIRouter()
 MAX_UPLOAD = 5 * 1024 * 1024
@@ -130,17 +129,12 @@ async def roster_discard(request: Request, viewer: Viewer = StaffView) -> Respon
 
 
 def _write_roster(path, rows: list[list]) -> None:
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     wb = Workbook()
     ws = wb.active
     ws.title = "名册"
     for row in rows:
         ws.append(safe_row(row))
-    tmp = path.with_name(path.name + ".part")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        wb.save(f)
-    os.replace(tmp, path)
+    save_private(wb, path)
 
 
 @router.get("/roster/download")

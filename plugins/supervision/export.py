@@ -8,7 +8,6 @@ reaches people only through a one-time download link, never as a server path.
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Sequence
 from datetime import datetime
@@ -27,7 +26,7 @@ from plugins.supervision.service import (
     Period,
 )
 from storage.retention import exports_dir
-from storage.sheets import safe_row
+from storage.sheets import safe_row, save_private
 
 SHEET = "履职记录"
 HEADER = [
@@ -76,18 +75,4 @@ def build_workbook(obligations: Sequence[Obligation]) -> Workbook:
 
 def write_workbook(db_url: str, name: str, obligations: Sequence[Obligation]) -> Path:
     """Blocking: run with ``asyncio.to_thread``. Writes atomically, mode 0600."""
-    directory = exports_dir(db_url)
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    path = directory / name
-    wb = build_workbook(obligations)
-    tmp = path.with_name(path.name + ".part")
-    fd = os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            wb.save(fh)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
-    return path
+    return save_private(build_workbook(obligations), exports_dir(db_url) / name)

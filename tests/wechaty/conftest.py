@@ -14,8 +14,17 @@ import pytest
 import trustme
 
 from bot.adapters.wechaty import Adapter
+from bot.runtime import Runtime
 
-from .support import GATEWAY_TOKEN, Gateway, TlsFiles, ensure_node_modules
+from .support import (
+    FAST,
+    GATEWAY_TOKEN,
+    Gateway,
+    TlsFiles,
+    connect_config,
+    ensure_node_modules,
+    logged_in,
+)
 
 
 @pytest.fixture(scope="session")
@@ -79,3 +88,23 @@ async def wechaty_adapter(nonebug_init: None) -> AsyncIterator[Adapter]:
         yield adapter
     finally:
         await adapter.stop()
+
+
+@pytest.fixture
+async def wechat(
+    request: pytest.FixtureRequest,
+    node_modules: None,
+    tmp_path: Path,
+    tls_files: TlsFiles,
+    wechaty_adapter: Adapter,
+    street: Runtime,
+    outbox,
+) -> AsyncIterator[tuple[Gateway, Runtime]]:
+    """A gateway of its own with the adapter logged in, and the street behind the bot
+    (WeChat sends paced at full speed): over plaintext, or over TLS where a test
+    parametrizes it (indirectly) with "tls"."""
+    outbox.pacing["wx"] = FAST
+    tls = tls_files if getattr(request, "param", "plain") == "tls" else None
+    gateway = Gateway(token=GATEWAY_TOKEN, log_path=tmp_path / "gateway.log", tls=tls)
+    async with logged_in(wechaty_adapter, gateway, connect_config(gateway, tls_files)):
+        yield gateway, street

@@ -17,6 +17,9 @@ from typing import Any
 
 import httpx
 
+from bot.adapters.wechaty import Config
+from bot.outbox import Pacing
+
 HERE = Path(__file__).resolve().parent
 GATEWAY_SCRIPT = HERE / "gateway.mjs"
 READY_RE = re.compile(r"^READY grpc=(\d+) control=(\d+) tls=(on|off)$", re.MULTILINE)
@@ -31,6 +34,8 @@ RESIDENT_ID = "wxid_resident1"
 RESIDENT_ROOM_ALIAS = "3栋2单元李明"
 # WeChat clients separate "@name" from the rest with a four-per-em space.
 MENTION_SEP = "\u2005"
+# The outbox pacing for WeChat sends in these tests: no waiting between sends.
+FAST = Pacing(interval=0.0, jitter=0.0, per_minute=100_000)
 
 
 def ensure_node_modules() -> None:
@@ -191,8 +196,20 @@ class Control:
         body = {"from": speaker, "room": room, "text": text, "mentions": mentions or []}
         await self._request("POST", "/say", body)
 
+    async def leader_mentions_bot(self, command: str) -> None:
+        """The leader says ``command`` in the room, @-mentioning the bot as WeChat writes
+        it (the name, then the mention separator) with the bot's id in the mentions."""
+        await self.say_in_room(LEADER_ID, f"@{BOT_NAME}{MENTION_SEP}{command}", [BOT_ID])
+
     async def say_privately(self, speaker: str, text: str, to: str = BOT_ID) -> None:
         await self._request("POST", "/say", {"from": speaker, "to": to, "text": text})
+
+    async def ask_privately(self, speaker: str, text: str) -> dict[str, Any]:
+        """What was sent cleared, ``text`` said privately by ``speaker``: the first
+        message the bot then sends to ``speaker``."""
+        await self.clear_sent()
+        await self.say_privately(speaker, text)
+        return await self.wait_sent(lambda m: m["conversationId"] == speaker)
 
     async def sent(self) -> list[dict[str, Any]]:
         return (await self._request("GET", "/sent"))["messages"]
@@ -216,6 +233,37 @@ class Control:
                     f"the bot sent nothing matching within {timeout}s; sent: {await self.sent()}"
                 )
             await asyncio.sleep(0.05)
+
+
+def adapter_config(
+    gateway: Gateway,
+    *,
+    token: str | None = None,
+    ca_file: Path | None = None,
+    server_name: str | None = None,
+    reconnect_min: float = 0.1,
+    reconnect_max: float = 0.5,
+    heartbeat: float = 5,
+) -> Config:
+    return Config(
+        wechaty_endpoint=gateway.endpoint,
+        wechaty_token=token or gateway.token,
+        wechaty_tls=gateway.tls is not None,
+        wechaty_tls_ca_file=ca_file,
+        wechaty_tls_server_name=server_name,
+        wechaty_reconnect_min_seconds=reconnect_min,
+        wechaty_reconnect_max_seconds=reconnect_max,
+        wechaty_api_timeout=5,
+        wechaty_heartbeat_seconds=heartbeat,
+    )
+
+
+def connect_config(gateway: Gateway, tls_files: TlsFiles) -> Config:
+    """The adapter's config for ``gateway``. Over TLS it connects by IP but verifies the
+    certificate (the test CA's) as "localhost": exercises the name override."""
+    if gateway.tls is None:
+        return adapter_config(gateway)
+    return adapter_config(gateway, ca_file=tls_files.ca_cert, server_name="localhost")
 
 
 @contextlib.asynccontextmanager

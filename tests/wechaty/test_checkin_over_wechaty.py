@@ -6,53 +6,19 @@ The real check-in plugin answers through the real TypeScript gateway; the reply
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlmodel import select
 
-from bot.adapters.wechaty import Adapter
-from bot.runtime import Runtime
 from storage.models_checkin import CheckinReport
 from storage.repo import ALL
 
-from .support import (
-    BOT_ID,
-    BOT_NAME,
-    GATEWAY_TOKEN,
-    LEADER_ID,
-    LEADER_NAME,
-    MENTION_SEP,
-    ROOM_ID,
-    Gateway,
-    TlsFiles,
-    logged_in,
-)
-from .test_gateway import adapter_config
-from .test_plugins_over_wechaty import FAST, invite_unit_leader, work_room
+from .support import LEADER_ID, LEADER_NAME, ROOM_ID
+from .test_plugins_over_wechaty import invite_unit_leader, work_room
 
-
-@pytest.fixture(params=["plain", "tls"])
-async def wechat(
-    request: pytest.FixtureRequest,
-    node_modules: None,
-    tmp_path: Path,
-    tls_files: TlsFiles,
-    wechaty_adapter: Adapter,
-    street: Runtime,
-    outbox,
-) -> AsyncIterator[tuple[Gateway, Runtime]]:
-    outbox.pacing["wx"] = FAST
-    tls = tls_files if request.param == "tls" else None
-    gateway = Gateway(token=GATEWAY_TOKEN, log_path=tmp_path / "gateway.log", tls=tls)
-    config = (
-        adapter_config(gateway, ca_file=tls_files.ca_cert, server_name="localhost")
-        if tls else adapter_config(gateway)
-    )
-    async with logged_in(wechaty_adapter, gateway, config):
-        yield gateway, street
+# Each test over plaintext and over TLS.
+pytestmark = pytest.mark.parametrize("wechat", ["plain", "tls"], indirect=True)
 
 
 async def test_private_help(wechat) -> None:
@@ -77,8 +43,7 @@ async def test_leader_checks_in_from_a_wechat_room(wechat) -> None:
                                   deadline=rt.now() + timedelta(days=2), now=rt.now())
     await control.clear_sent()
 
-    await control.say_in_room(LEADER_ID, f"@{BOT_NAME}{MENTION_SEP}/打卡 已排查20户 隔离1",
-                              [BOT_ID])
+    await control.leader_mentions_bot("/打卡 已排查20户 隔离1")
     reply = await control.wait_sent(lambda m: m["conversationId"] == ROOM_ID, timeout=10)
     assert reply["text"].startswith(f"@{LEADER_NAME}")
     assert LEADER_ID in reply["mentionIds"]

@@ -12,7 +12,7 @@ import os
 import signal
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,38 +42,16 @@ from .support import (
     GATEWAY_TOKEN,
     LEADER_ID,
     LEADER_NAME,
-    MENTION_SEP,
     RESIDENT_ID,
     RESIDENT_ROOM_ALIAS,
     ROOM_ID,
     Control,
     Gateway,
     TlsFiles,
+    adapter_config,
+    connect_config,
     wait_until,
 )
-
-
-def adapter_config(
-    gateway: Gateway,
-    *,
-    token: str | None = None,
-    ca_file: Path | None = None,
-    server_name: str | None = None,
-    reconnect_min: float = 0.1,
-    reconnect_max: float = 0.5,
-    heartbeat: float = 5,
-) -> Config:
-    return Config(
-        wechaty_endpoint=gateway.endpoint,
-        wechaty_token=token or gateway.token,
-        wechaty_tls=gateway.tls is not None,
-        wechaty_tls_ca_file=ca_file,
-        wechaty_tls_server_name=server_name,
-        wechaty_reconnect_min_seconds=reconnect_min,
-        wechaty_reconnect_max_seconds=reconnect_max,
-        wechaty_api_timeout=5,
-        wechaty_heartbeat_seconds=heartbeat,
-    )
 
 
 @contextmanager
@@ -84,6 +62,24 @@ def captured_logs() -> Iterator[list[dict[str, Any]]]:
         yield records
     finally:
         logger.remove(handler_id)
+
+
+@asynccontextmanager
+async def started_capturing(
+    adapter: Adapter, config: Config
+) -> AsyncIterator[list[dict[str, Any]]]:
+    """The adapter started with ``config`` while its logs are captured (the records);
+    stopped at the end, still capturing."""
+    with captured_logs() as records:
+        await adapter.start(config)
+        try:
+            yield records
+        finally:
+            await adapter.stop()
+
+
+def logged_errors(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in records if r["level"].name == "ERROR"]
 
 
 @pytest.fixture(scope="module")
@@ -136,14 +132,8 @@ async def live(
     """The adapter connected and logged in, over plaintext h2c or over TLS. (The
     runtime: gridbot's event preprocessor takes every message's intake turn from
     it, so without one this file passed only after another test had installed one.)"""
-    if request.param == "tls":
-        # Connect by IP but verify the certificate as "localhost": exercises the name override.
-        gateway = gateway_tls
-        config = adapter_config(gateway, ca_file=tls_files.ca_cert, server_name="localhost")
-    else:
-        gateway = gateway_plain
-        config = adapter_config(gateway)
-    await wechaty_adapter.start(config)
+    gateway = gateway_tls if request.param == "tls" else gateway_plain
+    await wechaty_adapter.start(connect_config(gateway, tls_files))
     try:
         await wait_until(lambda: BOT_ID in wechaty_adapter.bots, 10, "the bot to log in")
         control = gateway.control()
@@ -156,7 +146,7 @@ async def live(
 
 
 async def test_room_ping_mentioning_the_bot_is_answered_with_a_mention(live: Live) -> None:
-    await live.control.say_in_room(LEADER_ID, f"@{BOT_NAME}{MENTION_SEP}/ping", [BOT_ID])
+    await live.control.leader_mentions_bot("/ping")
 
     reply = await live.control.wait_sent(lambda m: m["conversationId"] == ROOM_ID)
     assert reply["roomId"] == ROOM_ID
@@ -185,7 +175,7 @@ async def test_private_ping_is_answered_privately(live: Live) -> None:
 
 async def test_markup_in_user_text_stays_literal(live: Live) -> None:
     text = "[CQ:at,qq=all] 大家好"
-    await live.control.say_in_room(LEADER_ID, f"@{BOT_NAME}{MENTION_SEP}/echo {text}", [BOT_ID])
+    await live.control.leader_mentions_bot(f"/echo {text}")
 
     reply = await live.control.wait_sent(lambda m: m["conversationId"] == ROOM_ID)
     assert reply["text"] == text
@@ -233,23 +223,19 @@ async def test_wrong_token_is_reported_once_and_retried_slowly(
     config = adapter_config(gateway_plain, token=wrong, reconnect_min=0.05, reconnect_max=0.4)
     before = wechaty_adapter.connect_attempts
     attempt_times: list[float] = []
-    with captured_logs() as records:
-        await wechaty_adapter.start(config)
-        try:
-            deadline = time.monotonic() + 5
-            seen = before
-            while len(attempt_times) < 3 and time.monotonic() < deadline:
-                if wechaty_adapter.connect_attempts != seen:
-                    seen = wechaty_adapter.connect_attempts
-                    attempt_times.append(time.monotonic())
-                await asyncio.sleep(0.005)
-            assert len(attempt_times) >= 3, "the adapter stopped retrying altogether"
-            assert wechaty_adapter.running
-            assert BOT_ID not in wechaty_adapter.bots
-        finally:
-            await wechaty_adapter.stop()
+    async with started_capturing(wechaty_adapter, config) as records:
+        deadline = time.monotonic() + 5
+        seen = before
+        while len(attempt_times) < 3 and time.monotonic() < deadline:
+            if wechaty_adapter.connect_attempts != seen:
+                seen = wechaty_adapter.connect_attempts
+                attempt_times.append(time.monotonic())
+            await asyncio.sleep(0.005)
+        assert len(attempt_times) >= 3, "the adapter stopped retrying altogether"
+        assert wechaty_adapter.running
+        assert BOT_ID not in wechaty_adapter.bots
 
-    errors = [r for r in records if r["level"].name == "ERROR"]
+    errors = logged_errors(records)
     assert len(errors) == 1, [r["message"] for r in errors]
     assert "WECHATY_TOKEN" in errors[0]["message"]
     assert "UNAUTHENTICATED" in errors[0]["message"]
@@ -278,17 +264,13 @@ async def test_untrusted_gateway_certificate_is_reported_once(
             gateway_tls, ca_file=tls_files.ca_cert, server_name="gateway.invalid", reconnect_max=0.2
         )
     before = wechaty_adapter.connect_attempts
-    with captured_logs() as records:
-        await wechaty_adapter.start(config)
-        try:
-            await wait_until(
-                lambda: wechaty_adapter.connect_attempts >= before + 2, 5, "a second attempt"
-            )
-            assert BOT_ID not in wechaty_adapter.bots
-        finally:
-            await wechaty_adapter.stop()
+    async with started_capturing(wechaty_adapter, config) as records:
+        await wait_until(
+            lambda: wechaty_adapter.connect_attempts >= before + 2, 5, "a second attempt"
+        )
+        assert BOT_ID not in wechaty_adapter.bots
 
-    errors = [r for r in records if r["level"].name == "ERROR"]
+    errors = logged_errors(records)
     assert len(errors) == 1, [r["message"] for r in errors]
     assert "WECHATY_TLS_CA_FILE" in errors[0]["message"]
 
@@ -309,10 +291,7 @@ async def test_a_stale_event_stream_on_the_gateway_is_taken_over(
         assert any("already serves another event stream" in r["message"] for r in records)
         await asyncio.wait_for(asyncio.shield(stale), 5)  # the gateway ended the stale stream
 
-        control = gateway_plain.control()
-        await control.clear_sent()
-        await control.say_privately(LEADER_ID, "/ping")
-        reply = await control.wait_sent(lambda m: m["conversationId"] == LEADER_ID)
+        reply = await gateway_plain.control().ask_privately(LEADER_ID, "/ping")
         assert reply["text"] == "pong to_me"
     finally:
         await wechaty_adapter.stop()
@@ -345,10 +324,7 @@ async def test_a_frozen_gateway_is_detected_by_the_heartbeat(
         frozen = False
         await wait_until(lambda: BOT_ID in wechaty_adapter.bots, 10, "the reconnect")
 
-        control = gateway.control()
-        await control.clear_sent()
-        await control.say_privately(LEADER_ID, "/ping")
-        reply = await control.wait_sent(lambda m: m["conversationId"] == LEADER_ID)
+        reply = await gateway.control().ask_privately(LEADER_ID, "/ping")
         assert reply["text"] == "pong to_me"
     finally:
         if frozen:
@@ -381,7 +357,7 @@ async def test_reconnects_after_the_gateway_restarts_on_the_same_port(
         assert wechaty_adapter.bots[BOT_ID] is not old_bot
 
         control = second.control()
-        await control.say_in_room(LEADER_ID, f"@{BOT_NAME}{MENTION_SEP}/ping", [BOT_ID])
+        await control.leader_mentions_bot("/ping")
         reply = await control.wait_sent(lambda m: m["conversationId"] == ROOM_ID)
         assert reply["text"] == f"@{LEADER_NAME} pong to_me"
         assert reply["mentionIds"] == [LEADER_ID]

@@ -7,44 +7,25 @@ WeChat people through the TypeScript PuppetServer + mock puppet.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from sqlmodel import select
 
 from bot.adapters.wechaty import Adapter
-from bot.outbox import Pacing
 from bot.runtime import Runtime
 from storage.models import Building, ChatGroup, Unit
 from storage.models_outbox import OutboxItem
 
 from .support import (
     BOT_ID,
-    BOT_NAME,
     GATEWAY_TOKEN,
     LEADER_ID,
     LEADER_NAME,
-    MENTION_SEP,
     ROOM_ID,
     Gateway,
-    logged_in,
     wait_until,
 )
-from .test_gateway import adapter_config
-
-FAST = Pacing(interval=0.0, jitter=0.0, per_minute=100_000)
-
-
-@pytest.fixture
-async def wechat(
-    node_modules: None, tmp_path: Path, wechaty_adapter: Adapter, street: Runtime, outbox
-) -> AsyncIterator[tuple[Gateway, Runtime]]:
-    outbox.pacing["wx"] = FAST
-    gateway = Gateway(token=GATEWAY_TOKEN, log_path=tmp_path / "gateway.log")
-    async with logged_in(wechaty_adapter, gateway, adapter_config(gateway)):
-        yield gateway, street
 
 
 def work_room() -> ChatGroup:
@@ -86,9 +67,7 @@ async def test_wechat_onboarding_by_code_then_rebinding_a_changed_id(wechat) -> 
     await control.say_privately(LEADER_ID, f"/绑定 {code}")
     reply = await control.wait_sent(lambda m: m["conversationId"] == LEADER_ID)
     assert "绑定成功：周敏" in reply["text"]
-    await control.clear_sent()
-    await control.say_privately(LEADER_ID, "/我的信息")
-    info = await control.wait_sent(lambda m: m["conversationId"] == LEADER_ID)
+    info = await control.ask_privately(LEADER_ID, "/我的信息")
     assert f"wx:{LEADER_ID}" in info["text"] and "单元长（幸福社区/2栋2单元）" in info["text"]
 
 
@@ -100,7 +79,7 @@ async def test_room_command_with_mention_and_pushes_wait_out_a_gateway_outage(
     async with rt.db.write() as s:
         room = work_room()
         s.add(room)
-    await control.say_in_room(LEADER_ID, f"@{BOT_NAME}{MENTION_SEP}/我的信息", [BOT_ID])
+    await control.leader_mentions_bot("/我的信息")
     reply = await control.wait_sent(lambda m: m["conversationId"] == ROOM_ID)
     assert f"wx:{LEADER_ID}" in reply["text"]
 

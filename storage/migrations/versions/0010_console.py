@@ -18,35 +18,35 @@ depends_on = None
 _str = sqlmodel.sql.sqltypes.AutoString
 
 
-def upgrade() -> None:
+def _token_table(name: str, *columns: sa.Column) -> None:
+    """A table of tokens (stored as digests) held by an account, with their times."""
     op.create_table(
-        "consolelink",
+        name,
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("token_hash", _str(), nullable=False),
         sa.Column("account", _str(), nullable=False),
+        *columns,
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("expires_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("token_hash"),
+    )
+    op.create_index(f"ix_{name}_account", name, ["account"])
+
+
+def upgrade() -> None:
+    _token_table(
+        "consolelink",
         sa.Column("purpose", _str(), nullable=False),
         sa.Column("path", _str(), nullable=False),
         sa.Column("label", _str(), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.Column("expires_at", sa.DateTime(), nullable=False),
         sa.Column("used_at", sa.DateTime(), nullable=True),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("token_hash"),
     )
-    op.create_index("ix_consolelink_account", "consolelink", ["account"])
-    op.create_table(
+    _token_table(
         "consolesession",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("token_hash", _str(), nullable=False),
-        sa.Column("account", _str(), nullable=False),
         sa.Column("csrf", _str(), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.Column("expires_at", sa.DateTime(), nullable=False),
         sa.Column("revoked_at", sa.DateTime(), nullable=True),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("token_hash"),
     )
-    op.create_index("ix_consolesession_account", "consolesession", ["account"])
 
 
 def downgrade() -> None:
