@@ -387,3 +387,30 @@ async def test_recurring_duties_in_the_record(peer: OneBotPeer, street: Runtime,
         ("任务#1 楼道消杀 12-01 3栋2单元", "cancelled", 0, 0, "任务已停止"),
     ]
     await sched.stop()
+
+
+async def test_policy_study_is_an_obligation(peer: OneBotPeer, street: Runtime) -> None:
+    """A policy note must be studied within GRIDBOT_POLICY_REMIND_HOURS (24) by everyone
+    holding 工作人员 or 管理员: on time, late, or not at all, in /督查 and the record."""
+    from plugins.supervision import service
+
+    await inspector(street)  # 纪检员 is on the staff roster too: one of those obliged
+    clock = freeze_clock(street, MONDAY)
+    sent = await peer.ask(10002, "/政策 发布 返乡人员管理办法\n返乡人员须在24小时内报备。")
+    assert "#1" in sent.text, sent.text
+    clock.at = MONDAY + timedelta(hours=2)
+    assert "#1" in (await peer.ask(10001, "/已学习 1")).text
+    clock.at = MONDAY + timedelta(hours=30)
+    assert "#1" in (await peer.ask(10003, "/已学习 1")).text
+    clock.at = MONDAY + timedelta(days=3)
+    lines = (await peer.ask(INSPECTOR, "/督查 本周")).text.splitlines()
+    assert "政策学习：4 人次，按时 1，逾期 1，未学习 2" in lines
+    async with street.db.read() as s:
+        record = await service.duty_record(s, service.parse_period("本周", clock.at), clock.at)
+    studied = {o.person: (o.outcome, o.late_minutes) for o in record if o.kind == service.POLICY}
+    assert studied == {"张主任": ("on_time", 0), "王干事": ("late", 360),
+                       "李干事": ("missed", 0), "纪检员": ("missed", 0)}
+    # Before it fell due, nothing is owed yet: the week before holds none.
+    async with street.db.read() as s:
+        earlier = await service.duty_record(s, service.parse_period("上周", clock.at), clock.at)
+    assert [o for o in earlier if o.kind == service.POLICY] == []

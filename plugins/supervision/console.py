@@ -80,7 +80,8 @@ async def supervision_page(request: Request, viewer: Viewer = SupervisorView) ->
     span = service.Period(weeks[0].start, weeks[-1].end, "")
     async with rt.db.read() as s:
         history = await service.duty_record(
-            s, span, now, incident_minutes=rt.settings.incident_escalate_minutes, scope=scope)
+            s, span, now, incident_minutes=rt.settings.incident_escalate_minutes, scope=scope,
+            policy_hours=rt.settings.policy_remind_hours)
     labels, series = service.rates_by_grid(weeks, history)
     async with rt.db.write() as s:
         await audit(s, viewer.account, "console_supervise",

@@ -39,8 +39,9 @@ async def look(
     signals: what /督查 and the console's 督查 page show alike."""
     minutes = rt.settings.incident_escalate_minutes
     async with rt.db.read() as s:
-        record = await service.duty_record(s, period, now, incident_minutes=minutes,
-                                           scope=scope)
+        record = await service.duty_record(
+            s, period, now, incident_minutes=minutes, scope=scope,
+            policy_hours=rt.settings.policy_remind_hours)
         flags = await signals.signals(s, period, now, signals.Thresholds.of(rt.settings),
                                       scope)
     summary = service.summarize(period, record, incident_minutes=minutes,

@@ -110,7 +110,8 @@ async def on_weekly(rt: Runtime, item: ScheduledItem) -> None:
     period = service.week_before(item.due_at)
     minutes = rt.settings.incident_escalate_minutes
     async with rt.db.write() as s:
-        record = await service.duty_record(s, period, rt.now(), incident_minutes=minutes)
+        record = await service.duty_record(s, period, rt.now(), incident_minutes=minutes,
+                                           policy_hours=rt.settings.policy_remind_hours)
         flags = await signals.signals(s, period, rt.now(), signals.Thresholds.of(rt.settings))
         summary = service.summarize(period, record, incident_minutes=minutes, signals=flags)
         text = rt.renderer.render(

@@ -46,6 +46,7 @@ from storage.models import (
     CheckinRoundUnit,
     Community,
     Grid,
+    RoleGrant,
     ScheduledItem,
     Unit,
 )
@@ -53,8 +54,9 @@ from storage.models import Person as RosterPerson
 from storage.models_checkin import ITEM_DONE
 from storage.models_deadlines import Alert, AlertAck, AssistTask
 from storage.models_events import Duty, DutyOccurrence, DutyUnit, Incident
+from storage.models_publicity import Policy, PolicyStudy
 from storage.places import Place, leaders_by_unit
-from storage.repo import Scope
+from storage.repo import ADMIN, STAFF, Scope
 
 if TYPE_CHECKING:
     from plugins.supervision.signals import Signal
@@ -63,8 +65,9 @@ ON_TIME, LATE, MISSED = "on_time", "late", "missed"
 EXEMPT, CANCELLED = "exempt", "cancelled"  # labelled, never counted as missed
 EXCUSED = (EXEMPT, CANCELLED)
 
-CHECKIN, DUTY, INCIDENT, ASSIST, ALERT = "排查打卡", "定期任务", "事件受理", "协查", "预警确认"
-KINDS = (CHECKIN, DUTY, INCIDENT, ASSIST, ALERT)
+CHECKIN, DUTY, INCIDENT, ASSIST, ALERT, POLICY = (
+    "排查打卡", "定期任务", "事件受理", "协查", "预警确认", "政策学习")
+KINDS = (CHECKIN, DUTY, INCIDENT, ASSIST, ALERT, POLICY)
 # Obligations of the communities' own people, summarised by community and grid.
 UNIT_KINDS = (CHECKIN, DUTY)
 
@@ -77,6 +80,8 @@ CHECKIN_REMIND, CHECKIN_DEADLINE = "checkin.remind", "checkin.deadline"
 DUTY_CHASE = "duty.chase"
 ASSIST_REMIND = "assist.remind"
 ALERT_ACK_REMIND = "alert.ack_remind"
+POLICY_REMIND = "policy.remind"
+STAFF_ROLE = "工作人员"
 
 _SPAN_RE = re.compile(
     r"^(?:(?P<ay>\d{4})-)?(?P<a>\d{1,2})-(?P<ad>\d{1,2})\s*(?:至|到|~|-)\s*"
@@ -468,9 +473,54 @@ async def alert_obligations(
     return out
 
 
+# --- 政策学习 ----------------------------------------------------------------------------------
+
+
+async def policy_obligations(
+    session: AsyncSession, period: Period, now: datetime, hours: int = 24,
+) -> list[Obligation]:
+    """Each policy note whose study fell due in the period (``hours`` after it was
+    published, when the unstudied are reminded), for each person holding 工作人员 or
+    管理员 then (as ``/学习情况`` counts them; a grant that expired before the note was
+    published does not count): studied by then, later, or not at all."""
+    since, until = _window(period, now)
+    lag = timedelta(hours=hours)
+    policies = (await session.exec(
+        select(Policy).where(col(Policy.published_at) >= since - lag,
+                             col(Policy.published_at) < until - lag)
+        .order_by(Policy.id)
+    )).all()
+    if not policies:
+        return []
+    grants = (await session.exec(
+        select(RoleGrant.person_id, RoleGrant.expires_at, RosterPerson.name)
+        .join(RosterPerson, col(RosterPerson.id) == RoleGrant.person_id)
+        .where(col(RoleGrant.role).in_((ADMIN, STAFF)))
+    )).all()
+    studied = {(pid, person): at for pid, person, at in (await session.exec(
+        select(PolicyStudy.policy_id, PolicyStudy.person_id, PolicyStudy.studied_at)
+        .where(col(PolicyStudy.policy_id).in_([p.id for p in policies]))
+    )).all()}
+    reminded = await _fired(session, POLICY_REMIND, (p.id for p in policies if p.id))
+    out = []
+    for policy in policies:
+        published, due = as_utc(policy.published_at), as_utc(policy.published_at) + lag
+        staff = {person: name for person, expires, name in grants
+                 if expires is None or as_utc(expires) > published}
+        for person in sorted(staff):
+            done = studied.get((policy.id, person))
+            out.append(Obligation(
+                POLICY, f"政策#{policy.id} {policy.title}", "", "", staff[person], STAFF_ROLE,
+                due, done, judge(due, done), where="全部",
+                reminders=sum(_before(f, done) for f in reminded.get(policy.id or 0, [])),
+                person_id=person,
+            ))
+    return out
+
+
 async def duty_record(
     session: AsyncSession, period: Period, now: datetime, *, incident_minutes: int = 15,
-    scope: Scope | None = None,
+    scope: Scope | None = None, policy_hours: int = 24,
 ) -> list[Obligation]:
     """The whole record of the period (within ``scope``), by kind then due time."""
     found = (
@@ -479,6 +529,7 @@ async def duty_record(
         + await incident_obligations(session, period, now, incident_minutes)
         + await assist_obligations(session, period, now)
         + await alert_obligations(session, period, now)
+        + await policy_obligations(session, period, now, policy_hours)
     )
     if scope is not None and scope.kind != "all":
         found = await within(session, found, scope)
@@ -594,6 +645,10 @@ class Summary:
     @property
     def alerts(self) -> Tally:
         return self.kinds[ALERT]
+
+    @property
+    def policies(self) -> Tally:
+        return self.kinds[POLICY]
 
 
 def summarize(

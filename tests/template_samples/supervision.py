@@ -9,7 +9,8 @@ _TALLY = NS(label=H, total=10, on_time=7, late=2, missed=1, rate=70, excused=1)
 _PERIOD = NS(label=H, start=NOW)
 _SUMMARY = NS(
     period=_PERIOD, all=_TALLY, checkins=_TALLY, duties=_TALLY, incidents=_TALLY,
-    assists=_TALLY, alerts=_TALLY, incident_minutes=15, communities=[_TALLY, _TALLY],
+    assists=_TALLY, alerts=_TALLY, policies=_TALLY, incident_minutes=15,
+    communities=[_TALLY, _TALLY],
     grids=[_TALLY, _TALLY], people=[NS(name=H, role=H, late=2, missed=1)] * 3, scope=H,
     signals=[NS(rule=r, count=2, what="个单元次") for r in
              ("burst", "same_figures", "instant", "same_temperature")],
