@@ -157,3 +157,29 @@ async def test_exempt_and_cancelled_are_labelled_not_missed(
     labelled = [(o.ref, o.outcome, o.note) for o in record if not o.counted]
     assert labelled[0] == ("#1 4栋1单元", s.EXEMPT, "无登记住户")
     assert [x[1:] for x in labelled[1:]] == [(s.CANCELLED, "轮次提前结束")] * 7
+
+
+async def test_a_chase_by_staff_counts_as_a_reminder_of_the_units_still_open(
+    peer: OneBotPeer, street: Runtime
+) -> None:
+    """/催报 at 10:00 chases every unit still unreported: a unit that reported before
+    it owes no reminder, one that reported after needed one, one that never did too."""
+    clock = freeze_clock(street, MONDAY)
+    await peer.ask(ADMIN, "/绑定群 幸福社区 工作群", group_id=WORK)
+    await peer.ask(STAFF, "/排查 发起 返区人员排查 截止 2小时", group_id=WORK)  # #1, 11:00
+    clock.at = MONDAY + timedelta(minutes=30)
+    await peer.ask(30011, "/打卡 1栋1单元 已排查18户", group_id=WORK)
+    clock.at = MONDAY + timedelta(hours=1)
+    sent = await peer.ask(STAFF, "/催报", group_id=WORK)
+    while "个工作群催报" not in sent.text:  # the @-mentions of the chase come first
+        sent = await peer.expect_send()
+    clock.at = MONDAY + timedelta(hours=1, minutes=30)
+    await peer.ask(30012, "/打卡 1栋2单元 已排查18户", group_id=WORK)
+    clock.at = MONDAY + timedelta(hours=3)
+    s = _service()
+    async with street.db.read() as session:
+        record = await s.duty_record(session, s.parse_period("本周", clock.at), clock.at)
+    reminders = {o.ref: (o.outcome, o.reminders) for o in record}
+    assert reminders["#1 1栋1单元"] == (s.ON_TIME, 0)
+    assert reminders["#1 1栋2单元"] == (s.ON_TIME, 1)
+    assert reminders["#1 2栋1单元"] == (s.MISSED, 1)

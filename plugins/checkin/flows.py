@@ -472,9 +472,13 @@ async def chase_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
     rnd = await _round_of_text(rt, sender, text, "checkin_chase")
     if isinstance(rnd, Outcome):
         return rnd
+    now = rt.now()
     async with rt.db.write() as s:
-        chase = await notify.chase(s, rnd, rt.now(), automatic=False)
+        chase = await notify.chase(s, rnd, now, automatic=False)
         await notify.queue(rt, s, chase.pushes, source=notify.source_of(rnd.id))
+        # The duty record counts it as a reminder of each unit still unreported.
+        await audit(s, sender.account, "checkin_chase", f"#{rnd.id} units={chase.units}",
+                    at=now, subject=("round", rnd.id))
     groups = {p.group.id for p in chase.pushes}
     reply = Out(
         "checkin/chase_done",

@@ -39,6 +39,7 @@ from ground.grammar import normalize
 from ground.timeutil import SHANGHAI, as_utc, local
 from storage.models import (
     Account,
+    AuditLog,
     Building,
     ChatGroup,
     CheckinReport,
@@ -77,6 +78,7 @@ WORK_GROUP_ROLE = "工作群"
 
 # Scheduler item kinds of the other capabilities, read (never written) here.
 CHECKIN_REMIND, CHECKIN_DEADLINE = "checkin.remind", "checkin.deadline"
+CHECKIN_CHASE = "checkin_chase"  # the audit action of /催报
 DUTY_CHASE = "duty.chase"
 ASSIST_REMIND = "assist.remind"
 ALERT_ACK_REMIND = "alert.ack_remind"
@@ -301,6 +303,12 @@ async def checkin_obligations(
     leaders = await leaders_by_unit(session, places, now)
     round_ids = {r[0] for r in rows}
     reminded = await _fired(session, CHECKIN_REMIND, round_ids)
+    for rid, at in (await session.exec(  # staff's /催报: a chase of every unit still open
+        select(AuditLog.subject_id, AuditLog.at).where(
+            AuditLog.action == CHECKIN_CHASE, AuditLog.subject_kind == "round",
+            col(AuditLog.subject_id).in_(sorted(round_ids)))
+    )).all():
+        reminded[rid].append(at)
     escalated = await _fired(session, CHECKIN_DEADLINE, round_ids)
     out = []
     for (rid, deadline, closed_at, _u, _b, _g, _c, b_no, u_no, community, grid, done,
