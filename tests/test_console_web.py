@@ -418,8 +418,10 @@ async def test_a_broadcast_composed_in_the_console_reaches_the_resident_groups(
     await add_groups(street, [("resident", 701, "all", 0), ("resident", 702, "all", 0)])
     async with console_client() as web:
         await console_login(street, web, STAFF)
-        csrf = re.search(r'name="csrf" value="([^"]+)"',
-                         (await web.get("/console/broadcast")).text).group(1)
+        compose = (await web.get("/console/broadcast")).text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', compose).group(1)
+        assert re.findall(r'<option value="([^"]+)">', compose) == [
+            "全街道", "幸福社区", "幸福社区/第一网格", "幸福社区/第二网格"]  # the scope picker
         bad = await web.post("/console/broadcast/preview",
                              data={"csrf": csrf, "text": "通知", "scope": "@@@"})
         assert "看不懂范围" in bad.text

@@ -18,7 +18,7 @@ from bot.runtime import Runtime, current_runtime
 from ground.grammar import parse_scope
 from plugins.broadcast import service
 from plugins.broadcast.service import BroadcastError
-from storage.models import ChatGroup, OutboxItem
+from storage.models import ChatGroup, Community, Grid, OutboxItem
 from storage.models_broadcast import Broadcast
 from storage.models_publicity import Policy, PolicyStudy, Slogan
 from storage.repo import ALL, ScopeError, resolve_scope
@@ -39,6 +39,12 @@ async def _compose(request: Request, viewer: Viewer, **ctx) -> Response:
     async with rt.db.read() as s:
         recent = (await s.exec(select(Broadcast).where(Broadcast.state != "preview")
                                .order_by(col(Broadcast.id).desc()).limit(RECENT))).all()
+        # The scope picker: the street, each community and each of its grids.
+        grids = (await s.exec(select(Community.name, Grid.name)
+                              .join(Grid, col(Grid.community_id) == Community.id)
+                              .order_by(Community.name, Grid.name))).all()
+    ctx["scopes"] = ["全街道", *dict.fromkeys(c for c, _ in grids),
+                     *(f"{c}/{g}" for c, g in grids)]
     ctx.setdefault("text", "")
     ctx.setdefault("scope", "")
     ctx.setdefault("error", "")
