@@ -67,8 +67,6 @@ class Snapshot:
     version: int
     groups: dict[tuple[str, str], ChatGroup] = field(default_factory=dict)
     members: dict[str, Member] = field(default_factory=dict)  # by account id
-    # Standings of members whose grants never expire: the same for this snapshot's life.
-    _standings: dict[tuple[str, bool], Standing] = field(default_factory=dict, repr=False)
 
     def binding(self, platform: str, group_id: str | None) -> ChatGroup | None:
         return None if group_id is None else self.groups.get((platform, group_id))
@@ -86,19 +84,13 @@ class Snapshot:
         m = self.members.get(account)
         if m is None:
             return Standing(account, staff=superuser)
-        timeless = all(g.expires_at is None for g in m.grants)
-        if timeless and (account, superuser) in self._standings:
-            return self._standings[(account, superuser)]
         now = as_utc(now)
         live = [g for g in m.grants if g.live(now)]
-        standing = Standing(
+        return Standing(
             account=account, person_id=m.person_id, name=m.name,
             staff=superuser or any(g.role in (ADMIN, STAFF) for g in live),
             leader_grants=tuple(g for g in live if g.role in LEADER_ROLES),
         )
-        if timeless:
-            self._standings[(account, superuser)] = standing
-        return standing
 
 
 def _when(value: str | None) -> datetime | None:

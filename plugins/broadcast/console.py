@@ -24,8 +24,6 @@ from storage.models_publicity import Policy, PolicyStudy, Slogan
 from storage.repo import ALL, ScopeError, resolve_scope
 
 router = APIRouter()
-STATE_WORDS = {"pending": "待发送", "sending": "发送中", "sent": "已发送", "unknown": "未知",
-               "failed": "失败", "cancelled": "已取消"}
 RECENT = 20
 
 
@@ -47,7 +45,8 @@ async def _compose(request: Request, viewer: Viewer, **ctx) -> Response:
                      *(f"{c}/{g}" for c, g in grids)]
     ctx.setdefault("text", "")
     ctx.setdefault("scope", "")
-    ctx.setdefault("error", "")
+    ctx.setdefault("error", "")  # a refusal, as the chat words it
+    ctx.setdefault("bad_scope", "")
     return the_console().page(request, viewer, "broadcast", recent=recent, **ctx)
 
 
@@ -65,7 +64,7 @@ async def preview(request: Request, viewer: Viewer = StaffView) -> Response:
     expr = parse_scope(scope_text) if scope_text and scope_text != "全街道" else None
     if scope_text and scope_text != "全街道" and expr is None:
         return await _compose(request, viewer, text=text, scope=scope_text,
-                              error=f"看不懂范围“{scope_text}”。例：幸福社区、幸福社区第一网格、3栋")
+                              bad_scope=scope_text)
     try:
         async with rt.db.write() as s:
             scope = await resolve_scope(s, expr, ALL) if expr is not None else ALL
@@ -124,11 +123,10 @@ async def _report(rt: Runtime, number: int) -> dict | None:
         for item, group in items:
             label = await service.group_label(s, group) if group is not None else ""
             rows.append({"label": label, "group": group.group_id if group else "",
-                         "state": item.state, "word": STATE_WORDS.get(item.state, item.state),
-                         "error": item.error, "at": item.finished_at})
+                         "state": item.state, "error": item.error, "at": item.finished_at})
     counts: dict[str, int] = {}
     for r in rows:
-        counts[r["word"]] = counts.get(r["word"], 0) + 1
+        counts[r["state"]] = counts.get(r["state"], 0) + 1
     settled = all(r["state"] not in ("pending", "sending") for r in rows)
     return {"bc": bc, "rows": rows, "counts": counts, "settled": settled}
 

@@ -24,7 +24,7 @@ from storage.models import (
     Grid,
     Unit,
 )
-from storage.places import Place
+from storage.places import Place, place_of
 from storage.repo import audit
 
 router = APIRouter()
@@ -179,7 +179,8 @@ async def unit_history(request: Request, round_id: int, unit_id: int,
         ru = await s.get(CheckinRoundUnit, (round_id, unit_id))
         if rnd is None or ru is None or not viewer.sees(Place.of(ru)):
             return the_console().page(request, viewer, "not_found", status=404)
-        label = dict(await _reported_units(s, round_id, viewer)).get(unit_id, "")
+        place = await place_of(s, unit_id)
+        label = place.label if place is not None else ""
         history = (await s.exec(select(CheckinReport).where(
             CheckinReport.round_id == round_id, CheckinReport.unit_id == unit_id)
             .order_by(col(CheckinReport.id)))).all()

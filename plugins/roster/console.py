@@ -65,44 +65,44 @@ async def _counts() -> dict[str, int]:
         }
 
 
+async def _roster_page(request: Request, viewer: Viewer, notice: str = "",
+                       errors: list | None = None, status: int = 200) -> Response:
+    """The 名册 page, with a notice (its code: the template says it) and row errors."""
+    return the_console().page(request, viewer, "roster", counts=await _counts(),
+                              notice=notice, errors=errors or [], status=status)
+
+
 @router.get("/roster")
 async def roster_page(request: Request, viewer: Viewer = StaffView) -> Response:
-    return the_console().page(request, viewer, "roster", counts=await _counts(), errors=[],
-                              error="")
+    return await _roster_page(request, viewer)
 
 
 @router.post("/roster/preview")
 async def roster_preview(request: Request, viewer: Viewer = StaffView) -> Response:
     form = await form_of(request, viewer)
     upload = form.get("file")
-    console = the_console()
-
-    async def again(error: str = "", errors: list | None = None) -> Response:
-        return console.page(request, viewer, "roster", counts=await _counts(),
-                            errors=errors or [], error=error, status=400)
-
     if upload is None or not hasattr(upload, "read") or not upload.filename:
-        return await again("请选择要上传的名册文件（XLSX 或 CSV）。")
+        return await _roster_page(request, viewer, "no_file", status=400)
     data = await upload.read(MAX_UPLOAD + 1)
     if len(data) > MAX_UPLOAD:
-        return await again("文件太大（最多5MB）。")
+        return await _roster_page(request, viewer, "too_big", status=400)
     try:
         table = await asyncio.to_thread(read_upload, data, upload.filename)
         kind, rows = validate_table(table)
     except ImportError_ as err:
-        return await again("名册有错误，未导入任何内容。请改正后重新上传：", err.errors)
+        return await _roster_page(request, viewer, "bad_rows", err.errors, status=400)
     except Exception:  # not a spreadsheet, not UTF-8, …
-        return await again("无法读取这个文件，请上传 XLSX 或 UTF-8 编码的 CSV。")
+        return await _roster_page(request, viewer, "unreadable", status=400)
     if kind == "staff" and not viewer.at_least("admin"):
-        return await again("工作人员名册可以设定管理员，只有管理员能上传。")
+        return await _roster_page(request, viewer, "staff_for_admins", status=400)
     rt = current_runtime()
     async with rt.db.read() as s:
         preview = await preview_rows(s, kind, rows)
     token = secrets.token_urlsafe(16)
     _staged[token] = Staged(viewer.account, kind, rows, upload.filename,
                             time.monotonic() + STAGE_S)
-    return console.page(request, viewer, "roster_preview", p=preview, stage=token,
-                        filename=upload.filename)
+    return the_console().page(request, viewer, "roster_preview", p=preview, stage=token,
+                              filename=upload.filename)
 
 
 @router.post("/roster/apply")
@@ -110,8 +110,7 @@ async def roster_apply(request: Request, viewer: Viewer = StaffView) -> Response
     form = await form_of(request, viewer)
     staged = _take(str(form.get("stage", "")), viewer.account)
     if staged is None:
-        return the_console().page(request, viewer, "roster", counts=await _counts(), errors=[],
-                                  error="这次上传已过期或已处理，请重新上传。", status=400)
+        return await _roster_page(request, viewer, "stage_gone", status=400)
     rt = current_runtime()
     async with rt.db.write() as s:
         report = await import_rows(s, staged.kind, staged.rows, actor=viewer.account)
@@ -124,8 +123,7 @@ async def roster_apply(request: Request, viewer: Viewer = StaffView) -> Response
 async def roster_discard(request: Request, viewer: Viewer = StaffView) -> Response:
     form = await form_of(request, viewer)
     _take(str(form.get("stage", "")), viewer.account)
-    return the_console().page(request, viewer, "roster", counts=await _counts(), errors=[],
-                              error="已放弃这次上传，名册没有改变。")
+    return await _roster_page(request, viewer, "discarded")
 
 
 def _write_roster(path, rows: list[list]) -> None:

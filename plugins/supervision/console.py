@@ -61,6 +61,16 @@ async def _resolve(
     return period, scope, ""
 
 
+async def _chosen(rt, request: Request, viewer: Viewer):
+    """The period and scope the form chose, or the form again (400) saying what was wrong."""
+    choice = Choice(request)
+    period, scope, bad = await _resolve(rt, choice)
+    if bad or period is None or scope is None:
+        return the_console().page(request, viewer, "supervision", status=400, c=choice,
+                                  bad=bad, periods=PERIODS, custom=CUSTOM)
+    return choice, period, scope
+
+
 def _span(period: service.Period) -> str:
     return f"{period.start.date()}..{period.end.date()}"
 
@@ -69,12 +79,11 @@ def _span(period: service.Period) -> str:
 async def supervision_page(request: Request, viewer: Viewer = SupervisorView) -> Response:
     rt = current_runtime()
     now = rt.now()
-    choice = Choice(request)
-    period, scope, bad = await _resolve(rt, choice)
+    chosen = await _chosen(rt, request, viewer)
+    if isinstance(chosen, Response):
+        return chosen
+    choice, period, scope = chosen
     page = the_console().page
-    if bad or period is None or scope is None:
-        return page(request, viewer, "supervision", status=400, c=choice, bad=bad,
-                    periods=PERIODS, custom=CUSTOM)
     record, summary = await flows.look(rt, period, scope, now)
     weeks = service.recent_weeks(now, WEEKS)
     span = service.Period(weeks[0].start, weeks[-1].end, "")
@@ -98,15 +107,14 @@ async def person_page(request: Request, person_id: int,
     """One person's obligations in the period (and scope), with their outcome."""
     rt = current_runtime()
     now = rt.now()
-    choice = Choice(request)
-    period, scope, bad = await _resolve(rt, choice)
     async with rt.db.read() as s:
         person = await s.get(RosterPerson, person_id)
     if person is None:
         return the_console().page(request, viewer, "not_found", status=404)
-    if bad or period is None or scope is None:
-        return the_console().page(request, viewer, "supervision", status=400, c=choice,
-                                  bad=bad, periods=PERIODS, custom=CUSTOM)
+    chosen = await _chosen(rt, request, viewer)
+    if isinstance(chosen, Response):
+        return chosen
+    choice, period, scope = chosen
     record, _ = await flows.look(rt, period, scope, now)
     mine = [o for o in record if o.person_id == person_id]
     tally = service.Tally("合计")
@@ -128,11 +136,10 @@ async def supervision_export(request: Request, viewer: Viewer = SupervisorView) 
     """The record of the period as the XLSX ``/督查`` links to; audited."""
     rt = current_runtime()
     now = rt.now()
-    choice = Choice(request)
-    period, scope, bad = await _resolve(rt, choice)
-    if bad or period is None or scope is None:
-        return the_console().page(request, viewer, "supervision", status=400, c=choice,
-                                  bad=bad, periods=PERIODS, custom=CUSTOM)
+    chosen = await _chosen(rt, request, viewer)
+    if isinstance(chosen, Response):
+        return chosen
+    _, period, scope = chosen
     record, _ = await flows.look(rt, period, scope, now)
     name = export.file_name(period, now)
     path = await asyncio.to_thread(export.write_workbook, rt.settings.db_url, name, record)
