@@ -47,9 +47,3 @@ class PageRenderer:
 
     def render(self, name: str, **context: Any) -> str:
         return self.env.get_template(f"{name}.html").render(**context)
-
-    def names(self) -> list[str]:
-        return sorted(
-            str(p.relative_to(self.page_dir).with_suffix("")).replace("\\", "/")
-            for p in self.page_dir.rglob("*.html")
-        )
