@@ -80,7 +80,16 @@ class Chat:
         else:
             await self.peer.group_message(user, group, text)
         where = f"group:{group}" if group is not None else f"private:{user}"
-        got = await self.drain()
+        # The answer may queue behind paced pushes on a loaded machine: wait for it
+        # (up to expect_send's timeout), then take whatever else is still coming.
+        got = []
+        while not any(s.target == where for s in got):
+            try:
+                got.append(await self.peer.expect_send())
+            except TimeoutError:
+                break
+        self.seen += got
+        got += await self.drain()
         answers = [s for s in got if s.target == where]
         assert answers, (text, [(s.target, s.text[:40]) for s in got])
         return answers[0]
