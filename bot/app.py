@@ -98,7 +98,7 @@ def _redacted_logging(settings: Settings) -> None:
 
 def build_runtime(settings: Settings) -> Runtime:
     return Runtime(
-        settings=settings, db=Database(settings.db_url),
+        settings=settings, db=Database(settings.db_url, pool_size=settings.db_pool_size),
         clock=clock_from_setting(settings.clock_start),
     )
 

@@ -18,6 +18,7 @@ import asyncio
 import hmac
 import logging
 import os
+import weakref
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -35,7 +36,6 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from bot.runtime import current_runtime
 from messages.web import PageRenderer
 from storage import console as links
-from storage.db import db_path
 from storage.directory import Member
 from storage.places import Place
 from storage.repo import ADMIN, BUILDING_LEADER, STAFF, SUPERVISION_TEAM, UNIT_LEADER, audit
@@ -135,8 +135,9 @@ class Console:
 
     parts: list[ConsolePart] = field(default_factory=list)
     pages: PageRenderer = field(default_factory=PageRenderer)
-    limiter: MovingWindowRateLimiter = field(
-        default_factory=lambda: MovingWindowRateLimiter(MemoryStorage()))
+    # One per runtime (a test runs many, on one database or several).
+    limiters: weakref.WeakKeyDictionary[Runtime, MovingWindowRateLimiter] = field(
+        default_factory=weakref.WeakKeyDictionary)
 
     def nav_for(self, viewer: Viewer) -> list[tuple[str, str]]:
         entries = [("概览", f"{PREFIX}/", "leader")]
@@ -172,11 +173,10 @@ def the_console() -> Console:
 
 
 def secret_of(rt: Runtime) -> str:
-    """The cookie-signing key: the setting, else a key kept (0600) beside the database."""
+    """The cookie-signing key: the setting, else a key kept (0600) in the data directory."""
     if rt.settings.console_secret:
         return rt.settings.console_secret
-    base = db_path(rt.settings.db_url)
-    path = (base.parent if base is not None else Path("data")) / "console.key"
+    path = rt.settings.data_path() / "console.key"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -185,15 +185,15 @@ def secret_of(rt: Runtime) -> str:
     return path.read_text().strip()
 
 
-_signers: dict[str, URLSafeSerializer] = {}
+_signers: weakref.WeakKeyDictionary[Runtime, URLSafeSerializer] = weakref.WeakKeyDictionary()
 
 
 async def signer(rt: Runtime) -> URLSafeSerializer:
-    key = rt.settings.db_url  # one key per database (tests run many)
-    if key not in _signers:
+    found = _signers.get(rt)  # one per runtime (tests run many)
+    if found is None:
         secret = await asyncio.to_thread(secret_of, rt)
-        _signers[key] = URLSafeSerializer(secret, salt="gridbot-console-session")
-    return _signers[key]
+        found = _signers[rt] = URLSafeSerializer(secret, salt="gridbot-console-session")
+    return found
 
 
 def runtime() -> Runtime:
@@ -253,10 +253,13 @@ async def form_of(request: Request, viewer: Viewer) -> Any:
 
 
 async def _rate_limited(rt: Runtime, request: Request) -> bool:
-    """Login links tried per client address and minute, good or bad (per database)."""
+    """Login links tried per client address and minute, good or bad."""
     client = request.client.host if request.client else "?"
     rate = RateLimitItemPerMinute(rt.settings.console_logins_per_minute)
-    return not await _console.limiter.hit(rate, "login", rt.settings.db_url, client)
+    limiter = _console.limiters.get(rt)
+    if limiter is None:
+        limiter = _console.limiters[rt] = MovingWindowRateLimiter(MemoryStorage())
+    return not await limiter.hit(rate, "login", client)
 
 
 # --- the frame's own routes ----------------------------------------------------------
@@ -314,7 +317,7 @@ async def download(request: Request, token: str, viewer: Viewer = LeaderView) ->
         link = await links.redeem_link(s, token, links.LINK_DOWNLOAD, now, account=viewer.account)
         if link is not None:
             await audit(s, viewer.account, "console_download", f"file={link.path}", at=now)
-    path = exports_dir(rt.settings.db_url) / link.path if link is not None else None
+    path = exports_dir(rt.settings.data_path()) / link.path if link is not None else None
     if link is None or path is None or path.name != link.path or not path.is_file():
         return _console.page(request, viewer, "denied", status=403, reason="download")
     return FileResponse(path, filename=link.label or link.path, headers=_NO_STORE)

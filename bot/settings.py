@@ -17,12 +17,18 @@ from typing import Any
 from dotenv import dotenv_values
 from pydantic import BaseModel, Field, field_validator
 
+from storage.db import db_path
+
 DEFAULT_DB_URL = "sqlite+aiosqlite:///data/gridbot.db"
 _QUIET = re.compile(r"([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d")
 
 
 class Settings(BaseModel):
     db_url: str = Field(DEFAULT_DB_URL, alias="gridbot_db_url")
+    # Exports and the console key: beside the SQLite file, else data/ (a server database).
+    data_dir: str = Field("", alias="gridbot_data_dir")
+    # PostgreSQL: connections each process keeps open (SQLite ignores it).
+    db_pool_size: int = Field(10, alias="gridbot_db_pool_size", ge=1)
     superusers: set[str] = Field(default_factory=set)
     host: str = "127.0.0.1"
     port: int = 8080
@@ -123,6 +129,13 @@ class Settings(BaseModel):
     def exposed_without_token(self) -> bool:
         """True when the OneBot WebSocket listens beyond loopback and takes anyone."""
         return not self.onebot_access_token and self.host not in ("127.0.0.1", "localhost", "::1")
+
+    def data_path(self) -> Path:
+        """Where the bot keeps its files (exports, the console key)."""
+        if self.data_dir:
+            return Path(self.data_dir)
+        path = db_path(self.db_url)
+        return path.parent if path is not None else Path("data")
 
     def console_url(self, path: str = "/console/") -> str:
         """An absolute link into the web console."""

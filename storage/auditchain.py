@@ -19,6 +19,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 GENESIS = "0" * 64
 
@@ -66,11 +67,14 @@ class Verified:
 _COLUMNS = "id, at, actor, action, subject_kind, subject_id, scope, detail, prev_hash, hash"
 
 
-def verify_connection(conn: sqlite3.Connection) -> Verified:
-    """Walk the chain in id order (blocking; run it in a thread from async code)."""
+def verify_connection(conn: Any) -> Verified:
+    """Walk the chain in id order over a DBAPI connection (blocking; run it in a
+    thread from async code)."""
     expected, position, last_id = GENESIS, 0, 0
     hashes: set[str] = set()
-    for row in conn.execute(f"SELECT {_COLUMNS} FROM auditlog ORDER BY id"):
+    cur = conn.cursor()
+    cur.execute(f"SELECT {_COLUMNS} FROM auditlog ORDER BY id")
+    for row in cur.fetchall():
         rid, at, actor, action, s_kind, s_id, scope, detail, prev, digest = row
         position += 1
         if prev != expected:  # the row before it was deleted, or rows were moved or inserted
@@ -79,8 +83,8 @@ def verify_connection(conn: sqlite3.Connection) -> Verified:
             return Verified(position, expected, last_id, Broken(rid, position, "edited"))
         hashes.add(digest)
         expected, last_id = digest, rid
-    checkpoint = conn.execute(
-        "SELECT last_id, head FROM auditcheckpoint ORDER BY id DESC LIMIT 1").fetchone()
+    cur.execute("SELECT last_id, head FROM auditcheckpoint ORDER BY id DESC LIMIT 1")
+    checkpoint = cur.fetchone()
     if checkpoint is not None:
         cp_id, cp_head = checkpoint
         if cp_head not in hashes:  # the head once verified is gone: the tail was cut
@@ -88,24 +92,43 @@ def verify_connection(conn: sqlite3.Connection) -> Verified:
     return Verified(position, expected, last_id, None)
 
 
-def verify(path: Path) -> Verified:
-    conn = sqlite3.connect(path)
+def _connect(database: Path | str) -> Any:
+    """A DBAPI connection: ``database`` is an SQLite file or an app database URL."""
+    from storage.db import db_path, sync_url
+
+    if isinstance(database, str) and db_path(database) is None:
+        import psycopg
+
+        return psycopg.connect(sync_url(database).replace("postgresql+psycopg://",
+                                                          "postgresql://"))
+    path = database if isinstance(database, Path) else db_path(database)
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA busy_timeout = 10000")
+    return conn
+
+
+def verify(database: Path | str) -> Verified:
+    conn = _connect(database)
     try:
         return verify_connection(conn)
     finally:
         conn.close()
 
 
-def record_checkpoint(path: Path, verified: Verified, at: datetime) -> None:
+def record_checkpoint(database: Path | str, verified: Verified, at: datetime) -> None:
     """Remember a clean head, so that a later deletion of the tail is seen."""
     if verified.broken is not None or not verified.rows:
         return
-    conn = sqlite3.connect(path, isolation_level=None)
+    conn = _connect(database)
+    sqlite = isinstance(conn, sqlite3.Connection)
+    mark = "?" if sqlite else "%s"
+    # SQLite keeps the instant as text, PostgreSQL as a timestamp: the same naive UTC.
+    when = _when(at) if sqlite else datetime.fromisoformat(_when(at))
     try:
-        conn.execute("PRAGMA busy_timeout = 10000")
-        conn.execute(
-            "INSERT INTO auditcheckpoint (at, last_id, head, rows) VALUES (?, ?, ?, ?)",
-            (_when(at), verified.last_id, verified.head, verified.rows),
+        conn.cursor().execute(
+            f"INSERT INTO auditcheckpoint (at, last_id, head, rows) VALUES ({mark}, {mark},"
+            f" {mark}, {mark})", (when, verified.last_id, verified.head, verified.rows),
         )
+        conn.commit()
     finally:
         conn.close()

@@ -1,4 +1,5 @@
-"""Async SQLite engine with the production pragmas and explicit write transactions.
+"""The async engine (SQLite with the production pragmas, or PostgreSQL) and explicit
+write transactions.
 
 Writes are serialised inside the process: `Database.write()` waits its turn in
 one FIFO queue (an `asyncio.Lock`, which wakes waiters in arrival order) and
@@ -8,6 +9,9 @@ connections racing for SQLite's file lock turned a slow moment into
 cannot time out that way, and a waiting writer holds no pooled connection that
 readers could use. `busy_timeout` stays for *other* processes (`gridbot import`,
 a second bot in standby). Reads stay concurrent (WAL).
+
+On PostgreSQL the same queue holds inside the process, and a transaction-level
+advisory lock orders writers across processes the way BEGIN IMMEDIATE does.
 """
 
 from __future__ import annotations
@@ -17,9 +21,10 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -32,6 +37,11 @@ BUSY_TIMEOUT_MS = 10_000
 # beyond any transaction the bot runs, so it only fires when one is stuck.
 WRITE_QUEUE_TIMEOUT_S = 60.0
 _IMMEDIATE = "gridbot_immediate"
+# PostgreSQL: every write transaction first takes this transaction-level advisory
+# lock, so writers queue across processes as SQLite's BEGIN IMMEDIATE makes them do.
+WRITE_LOCK_KEY = 0x67726964  # "grid"
+_TAKE_WRITE_LOCK = text(f"SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})")
+_PG_EPOCH = datetime(2000, 1, 1)
 
 # Write transactions committed in the current task's context (a task's children
 # inherit a copy). bot.intake compares it before and after a failed handler to
@@ -98,15 +108,46 @@ def _install_pragmas(engine: AsyncEngine) -> None:
             conn.exec_driver_sql(statement)
 
 
+SYNC_DRIVERS = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg"}
+
+
+def backend(url: str) -> str:
+    """``sqlite`` or ``postgresql``: the engine behind a database URL."""
+    return make_url(url).get_backend_name()
+
+
+def _pg_timestamp_in(value: datetime) -> tuple[int]:
+    # Times are aware UTC in the code and naive UTC in the columns (as SQLite keeps
+    # them): an aware value is stored as its UTC wall time, whatever the statement.
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    d = value - _PG_EPOCH
+    return ((d.days * 86400 + d.seconds) * 1_000_000 + d.microseconds,)
+
+
+def _pg_timestamp_out(value: tuple[int]) -> datetime:
+    return _PG_EPOCH + timedelta(microseconds=value[0])
+
+
+def _install_pg_codecs(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_conn, _record) -> None:
+        dbapi_conn.run_async(lambda conn: conn.set_type_codec(
+            "timestamp", schema="pg_catalog", encoder=_pg_timestamp_in,
+            decoder=_pg_timestamp_out, format="tuple"))
+
+
 def sync_url(url: str) -> str:
     """The same database for sync tools (Alembic, backup, import)."""
     u = make_url(url)
-    return str(u.set(drivername="sqlite"))
+    return u.set(drivername=SYNC_DRIVERS[u.get_backend_name()]).render_as_string(
+        hide_password=False)
 
 
 def db_path(url: str) -> Path | None:
+    """The SQLite file behind a URL (None for memory or a server database)."""
     u = make_url(url)
-    if not u.database or u.database == ":memory:":
+    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
         return None
     return Path(u.database)
 
@@ -114,18 +155,26 @@ def db_path(url: str) -> Path | None:
 class Database:
     """Owns the engine; hands out read sessions and (queued) write transactions."""
 
-    def __init__(self, url: str, write_timeout: float | None = WRITE_QUEUE_TIMEOUT_S) -> None:
+    def __init__(self, url: str, write_timeout: float | None = WRITE_QUEUE_TIMEOUT_S,
+                 pool_size: int = 10) -> None:
         self.url = url
         self.write_timeout = write_timeout
-        path = db_path(url)
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+        self.sqlite = backend(url) == "sqlite"
         kwargs: dict = {}
-        if make_url(url).get_dialect().driver == "aiosqlite":
-            kwargs["module"] = sqlite_driver.dbapi()  # one thread hop per statement
-        self.engine = create_async_engine(
-            url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000}, **kwargs)
-        _install_pragmas(self.engine)
+        if self.sqlite:
+            path = db_path(url)
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            kwargs["connect_args"] = {"timeout": BUSY_TIMEOUT_MS / 1000}
+            if make_url(url).get_dialect().driver == "aiosqlite":
+                kwargs["module"] = sqlite_driver.dbapi()  # one thread hop per statement
+        else:
+            kwargs.update(pool_size=pool_size, pool_pre_ping=True)
+        self.engine = create_async_engine(url, **kwargs)
+        if self.sqlite:
+            _install_pragmas(self.engine)
+        else:
+            _install_pg_codecs(self.engine)
         _note_directory_writes(self.engine)
         self._write_lock: asyncio.Lock | None = None
         self._lock_loop: asyncio.AbstractEventLoop | None = None
@@ -137,11 +186,17 @@ class Database:
     def directory(self) -> Directory:
         """Bindings and roles in memory, checked against the file at each lookup."""
         if self._directory is None:
-            path = db_path(self.url) if make_url(self.url).get_backend_name() == "sqlite" else None
-            if path is None:  # (a server database would need its own version check)
-                raise RuntimeError("the directory needs an SQLite database file")
-            self._directory = Directory(path, lambda: self.directory_writes)
+            self._directory = Directory(self.directory_source(), lambda: self.directory_writes)
         return self._directory
+
+    def directory_source(self) -> Path | str:
+        """What ``Directory`` reads: the SQLite file, or libpq's form of the URL."""
+        if self.sqlite:
+            path = db_path(self.url)
+            if path is None:
+                raise RuntimeError("the directory needs an SQLite database file")
+            return path
+        return sync_url(self.url).replace("postgresql+psycopg://", "postgresql://")
 
     def _queue(self) -> asyncio.Lock:
         # One queue per event loop: a CLI command or a test may run several loops
@@ -165,8 +220,9 @@ class Database:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
-        """A BEGIN IMMEDIATE transaction, taken in turn: commits on success, rolls
-        back on error. Never nest two in one task (NestedWriteError)."""
+        """A BEGIN IMMEDIATE transaction (PostgreSQL: the write advisory lock), taken
+        in turn: commits on success, rolls back on error. Never nest two in one task
+        (NestedWriteError)."""
         task = asyncio.current_task()
         if task is not None and self._writer is task:
             raise NestedWriteError(
@@ -186,6 +242,8 @@ class Database:
         session = AsyncSession(self.engine, expire_on_commit=False)
         try:
             conn = await session.connection(execution_options={_IMMEDIATE: True})
+            if not self.sqlite:
+                await conn.execute(_TAKE_WRITE_LOCK)
             info = conn.sync_connection.info if conn.sync_connection else {}
             info.pop(_DIRECTORY_WRITE, None)
             try:

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from ground.timeutil import as_utc
 from storage.models import ChatGroup
@@ -93,13 +94,17 @@ class Snapshot:
         )
 
 
-def _when(value: str | None) -> datetime | None:
-    return None if value is None else as_utc(datetime.fromisoformat(value))
+def _when(value: str | datetime | None) -> datetime | None:
+    # SQLite hands back ISO text, PostgreSQL a (naive UTC) datetime.
+    if value is None:
+        return None
+    return as_utc(value if isinstance(value, datetime) else datetime.fromisoformat(value))
 
 
-def _load(conn: sqlite3.Connection) -> Snapshot:
-    """The five tables and their version, in one read transaction (one WAL snapshot)."""
-    conn.execute("BEGIN")
+def _load(conn: Any) -> Snapshot:
+    """The five tables and their version, in one read transaction (one snapshot)."""
+    conn.execute("BEGIN" if isinstance(conn, sqlite3.Connection)
+                 else "BEGIN ISOLATION LEVEL REPEATABLE READ")
     try:
         snap = Snapshot(version=conn.execute(_VERSION).fetchone()[0])
         grants: dict[int, list[Grant]] = {}
@@ -127,20 +132,22 @@ def _load(conn: sqlite3.Connection) -> Snapshot:
 
 
 class Directory:
-    """The snapshot of one database file, checked against its version at each lookup.
+    """The snapshot of one database, checked against its version at each lookup.
+
+    ``source`` is the SQLite file, or a PostgreSQL connection string (libpq form).
 
     A lookup within ``reuse_s`` of the last check reuses it when this process has
     written none of the five tables since (``writes``, counted by storage.db after
     each commit that did): this process's own changes are seen at once, another
     process's within ``reuse_s``. Under load that spares most checks."""
 
-    def __init__(self, path: Path, writes: Callable[[], int], reuse_s: float = 0.05,
+    def __init__(self, source: Path | str, writes: Callable[[], int], reuse_s: float = 0.05,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
-        self._path = path
+        self._source = source
         self._writes = writes
         self._reuse_s = reuse_s
         self._monotonic = monotonic
-        self._conn: sqlite3.Connection | None = None
+        self._conn: Any = None
         self._lock = threading.Lock()  # one statement at a time on the connection
         self._snap: Snapshot | None = None
         self._last: tuple[int, float, Snapshot] | None = None  # writes, started, result
@@ -175,13 +182,18 @@ class Directory:
                 snap = self._snap = _load(conn)
             return snap
 
-    def _connection(self) -> sqlite3.Connection:
-        if self._conn is None:
-            # Autocommit mode: each check is its own read of the latest commit;
-            # _load opens its own transaction. Read-only, to be sure.
-            self._conn = sqlite3.connect(self._path, isolation_level=None,
+    def _connection(self) -> Any:
+        # Autocommit mode: each check is its own read of the latest commit;
+        # _load opens its own transaction. Read-only, to be sure.
+        if self._conn is None and isinstance(self._source, Path):
+            self._conn = sqlite3.connect(self._source, isolation_level=None,
                                          check_same_thread=False, timeout=10)
             self._conn.execute("PRAGMA query_only=ON")
+        elif self._conn is None:
+            import psycopg  # only a server database needs it
+
+            self._conn = psycopg.connect(self._source, autocommit=True)
+            self._conn.execute("SET default_transaction_read_only = on")
         return self._conn
 
     def close(self) -> None:

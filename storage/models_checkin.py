@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint, text
+from sqlalchemy import Column, Index, Text, UniqueConstraint, false, text
 from sqlmodel import Field, SQLModel
 
 from ground.timeutil import utcnow
@@ -118,13 +118,13 @@ class CheckinReport(SQLModel, table=True):
             "round_id",
             "unit_id",
             unique=True,
-            sqlite_where=text("is_current = 1"),
+            sqlite_where=text("is_current = 1"), postgresql_where=text("is_current"),
         ),
         # The running tally of each confirmation counts a community's and a
         # building's current reports by this index alone (no join per unit).
         Index(
             "ix_checkinreport_current_place", "round_id", "community_id", "building_id",
-            sqlite_where=text("is_current = 1"),
+            sqlite_where=text("is_current = 1"), postgresql_where=text("is_current"),
         ),
     )
     id: int | None = Field(default=None, primary_key=True)
@@ -176,4 +176,4 @@ class ScheduledItem(SQLModel, table=True):
     attempts: int = 0
     created_at: datetime = Field(default_factory=utcnow)
     # Fired after a downtime, within the scheduler's grace: handlers say "（补发）".
-    late: bool = Field(default=False, sa_column_kwargs={"server_default": text("0")})
+    late: bool = Field(default=False, sa_column_kwargs={"server_default": false()})

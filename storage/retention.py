@@ -21,7 +21,7 @@ from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ground.timeutil import local
-from storage.db import Database, db_path
+from storage.db import Database
 from storage.models_checkin import CheckinReport
 from storage.models_events import HealthCheck, Incident, Quarantine
 from storage.models_outbox import OUT_FINAL, OutboxItem
@@ -81,10 +81,9 @@ async def purge_records(session: AsyncSession, *, now: datetime, personal_days: 
     return report
 
 
-def exports_dir(db_url: str) -> Path:
-    """``exports/`` beside the database file (``data/exports`` by default)."""
-    path = db_path(db_url)
-    return (path.parent if path is not None else Path("data")) / "exports"
+def exports_dir(data: Path) -> Path:
+    """``exports/`` in the data directory (``Settings.data_path()``)."""
+    return data / "exports"
 
 
 def purge_exports(directory: Path, *, now: float | None = None, export_days: int) -> int:
@@ -101,14 +100,14 @@ def purge_exports(directory: Path, *, now: float | None = None, export_days: int
 
 
 async def purge(
-    db: Database, *, db_url: str, now: datetime, personal_days: int, export_days: int,
+    db: Database, *, data: Path, now: datetime, personal_days: int, export_days: int,
     actor: str,
 ) -> PurgeReport:
     """The whole deletion path in one audited transaction (nightly job and `gridbot purge`)."""
     async with db.write() as s:
         report = await purge_records(s, now=now, personal_days=personal_days)
         report.counts["exports"] = await asyncio.to_thread(
-            purge_exports, exports_dir(db_url), now=now.timestamp(), export_days=export_days
+            purge_exports, exports_dir(data), now=now.timestamp(), export_days=export_days
         )
         await audit(s, actor, "purge", report.line(), at=now)
     return report

@@ -195,7 +195,8 @@ async def round_export(request: Request, round_id: int, viewer: Viewer = StaffVi
     view = await _visible_round(rt, viewer, round_id)
     if view is None:  # as /导出: staff export the rounds they can see
         return the_console().page(request, viewer, "not_found", status=404)
-    path = await export.write_round(rt.db, rt.settings.db_url, round_id, view.rnd.title, rt.now())
+    path = await export.write_round(rt.db, rt.settings.data_path(), round_id, view.rnd.title,
+                                    rt.now())
     async with rt.db.write() as s:
         await audit(s, viewer.account, "console_export", f"#{round_id} file={path.name}",
                     at=rt.now(), subject=("round", round_id))

@@ -33,7 +33,7 @@ SPOT_SHEET = "抽查"
 SPOT_HEADER = ["轮次", "楼栋", "单元", "核实账号", "结果", "说明", "抽查时间", "核实时间"]
 
 
-async def write_round(db: Database, db_url: str, round_id: int, title: str,
+async def write_round(db: Database, data: Path, round_id: int, title: str,
                       now: datetime) -> Path:
     """The round's workbook as of now, written (in a thread) into the exports directory."""
     async with db.read() as s:
@@ -41,18 +41,18 @@ async def write_round(db: Database, db_url: str, round_id: int, title: str,
         missing = await service.missing_units(s, round_id, now)
         checks = await spot.checks_of(s, round_id)
     return await asyncio.to_thread(
-        write_workbook, export_path(db_url, round_id, now), round_id, title, reports, missing,
+        write_workbook, export_path(data, round_id, now), round_id, title, reports, missing,
         checks,
     )
 
 
-def export_dir(db_url: str) -> Path:
+def export_dir(data: Path) -> Path:
     """Where workbooks go; the retention job deletes them from there."""
-    return exports_dir(db_url)
+    return exports_dir(data)
 
 
-def export_path(db_url: str, round_id: int, now: datetime) -> Path:
-    return export_dir(db_url) / f"round{round_id}_{local(now):%Y%m%d-%H%M%S}.xlsx"
+def export_path(data: Path, round_id: int, now: datetime) -> Path:
+    return export_dir(data) / f"round{round_id}_{local(now):%Y%m%d-%H%M%S}.xlsx"
 
 
 def _at(value: datetime | None) -> str:

@@ -497,7 +497,7 @@ async def export_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
     async with rt.db.read() as s:
         reports = len(await service.current_reports(s, rnd.id))
         missing = len(await service.missing_units(s, rnd.id, now))
-    path = await export.write_round(rt.db, rt.settings.db_url, rnd.id, rnd.title, now)
+    path = await export.write_round(rt.db, rt.settings.data_path(), rnd.id, rnd.title, now)
     async with rt.db.write() as s:
         # The file is fetched through the person's own console login, never by a path.
         token = await links.issue_link(s, sender.account, links.LINK_DOWNLOAD, now,

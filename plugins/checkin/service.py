@@ -194,7 +194,7 @@ async def _building_labels(session: AsyncSession, round_id: int) -> list[str]:
             .join(Building, col(Building.id) == RU.building_id)
             .join(Community, col(Community.id) == RU.community_id)
             .where(RU.round_id == round_id)
-            .group_by(RU.building_id)
+            .group_by(col(Building.id), col(Community.id))  # the ids: names depend on them
             .order_by(Community.name, Building.number)
         )
     ).all()

@@ -133,7 +133,7 @@ async def slowest_buildings(
         .join(Building, col(Building.id) == RU.building_id)
         .join(Community, col(Community.id) == RU.community_id)
         .where(RU.round_id == round_id)
-        .group_by(RU.building_id)
+        .group_by(RU.building_id, col(Building.id), col(Community.id))
         .having(func.count(_R.id) < func.count())
         .order_by(
             cast(func.count(_R.id), Float) / func.count(),

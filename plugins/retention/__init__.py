@@ -26,7 +26,7 @@ NIGHTLY = daily_at(3 * 60 + 30)
 
 async def run_purge(rt: Runtime, actor: str = "system") -> str:
     report = await purge(
-        rt.db, db_url=rt.settings.db_url, now=rt.now(),
+        rt.db, data=rt.settings.data_path(), now=rt.now(),
         personal_days=rt.settings.retention_days,
         export_days=rt.settings.export_retention_days, actor=actor,
     )
@@ -36,12 +36,12 @@ async def run_purge(rt: Runtime, actor: str = "system") -> str:
 async def check_audit(rt: Runtime) -> auditchain.Verified | None:
     """The nightly walk of the audit chain: a clean head is recorded (a later cut of
     the tail then shows); a broken chain is told to the superusers, privately."""
-    path = db_path(rt.settings.db_url)
-    if path is None:
+    url = rt.settings.db_url
+    if db_path(url) is None and rt.db.sqlite:  # an in-memory database: nothing kept
         return None
-    result = await asyncio.to_thread(auditchain.verify, path)
+    result = await asyncio.to_thread(auditchain.verify, url)
     if result.broken is None:
-        await asyncio.to_thread(auditchain.record_checkpoint, path, result, rt.now())
+        await asyncio.to_thread(auditchain.record_checkpoint, url, result, rt.now())
         return result
     log.error("audit chain broken: %s", result.broken.line())
     text = rt.renderer.render("ops/audit_broken", b=result.broken)

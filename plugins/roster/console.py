@@ -142,7 +142,7 @@ async def roster_download(request: Request, viewer: Viewer = StaffView) -> Respo
     async with rt.db.read() as s:
         rows = await unit_roster(s)
     now = rt.now()
-    path = exports_dir(rt.settings.db_url) / f"roster_{local(now):%Y%m%d-%H%M%S}.xlsx"
+    path = exports_dir(rt.settings.data_path()) / f"roster_{local(now):%Y%m%d-%H%M%S}.xlsx"
     await asyncio.to_thread(_write_roster, path, rows)
     async with rt.db.write() as s:
         await audit(s, viewer.account, "console_roster_download", f"units={len(rows) - 1}",

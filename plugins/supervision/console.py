@@ -142,7 +142,7 @@ async def supervision_export(request: Request, viewer: Viewer = SupervisorView) 
     _, period, scope = chosen
     record, _ = await flows.look(rt, period, scope, now)
     name = export.file_name(period, now)
-    path = await asyncio.to_thread(export.write_workbook, rt.settings.db_url, name, record)
+    path = await asyncio.to_thread(export.write_workbook, rt.settings.data_path(), name, record)
     async with rt.db.write() as s:
         await audit(s, viewer.account, "console_supervise_export",
                     f"{_span(period)} items={len(record)} file={name}", at=now,

@@ -73,6 +73,6 @@ def build_workbook(obligations: Sequence[Obligation]) -> Workbook:
     return wb
 
 
-def write_workbook(db_url: str, name: str, obligations: Sequence[Obligation]) -> Path:
+def write_workbook(data: Path, name: str, obligations: Sequence[Obligation]) -> Path:
     """Blocking: run with ``asyncio.to_thread``. Writes atomically, mode 0600."""
-    return save_private(build_workbook(obligations), exports_dir(db_url) / name)
+    return save_private(build_workbook(obligations), exports_dir(data) / name)

@@ -71,7 +71,7 @@ async def supervise_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
         return usage("supervise")
     record, summary = await look(rt, period, scope, now)
     name = export.file_name(period, now)
-    await asyncio.to_thread(export.write_workbook, rt.settings.db_url, name, record)
+    await asyncio.to_thread(export.write_workbook, rt.settings.data_path(), name, record)
     async with rt.db.write() as s:
         token = await console.issue_link(
             s, sender.account, console.LINK_DOWNLOAD, now, path=name,

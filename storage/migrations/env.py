@@ -10,15 +10,17 @@ target_metadata = SQLModel.metadata
 
 def run_migrations_online() -> None:
     engine = create_engine(config.get_main_option("sqlalchemy.url"))
+    sqlite = engine.dialect.name == "sqlite"
     with engine.connect() as connection:
-        connection.exec_driver_sql("PRAGMA journal_mode=WAL")
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA journal_mode=WAL")
         # End SQLAlchemy's autobegun transaction so Alembic's own one (with the
         # alembic_version row) is the one that gets committed.
         connection.commit()
         context.configure(
             connection=connection,
             target_metadata=target_metadata,
-            render_as_batch=True,  # SQLite cannot ALTER most things in place
+            render_as_batch=sqlite,  # SQLite cannot ALTER most things in place
         )
         with context.begin_transaction():
             context.run_migrations()

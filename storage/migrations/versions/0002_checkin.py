@@ -84,7 +84,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('checkinreport', schema=None) as batch_op:
         batch_op.create_index('ix_checkinreport_round_unit', ['round_id', 'unit_id'], unique=False)
-        batch_op.create_index('ux_checkinreport_current', ['round_id', 'unit_id'], unique=True, sqlite_where=sa.text('is_current = 1'))
+        batch_op.create_index('ux_checkinreport_current', ['round_id', 'unit_id'], unique=True, sqlite_where=sa.text('is_current = 1'), postgresql_where=sa.text('is_current'))
 
     op.create_table('checkinroundunit',
     sa.Column('round_id', sa.Integer(), nullable=False),
@@ -102,7 +102,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table('checkinroundunit')
     with op.batch_alter_table('checkinreport', schema=None) as batch_op:
-        batch_op.drop_index('ux_checkinreport_current', sqlite_where=sa.text('is_current = 1'))
+        batch_op.drop_index('ux_checkinreport_current', sqlite_where=sa.text('is_current = 1'), postgresql_where=sa.text('is_current'))
         batch_op.drop_index('ix_checkinreport_round_unit')
 
     op.drop_table('checkinreport')

@@ -27,7 +27,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('name')
     )
     with op.batch_alter_table('scheduleditem', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('late', sa.Boolean(), server_default=sa.text('0'), nullable=False))
+        batch_op.add_column(sa.Column('late', sa.Boolean(), server_default=sa.false(), nullable=False))
 
     op.create_table('reminder',
     sa.Column('id', sa.Integer(), nullable=False),

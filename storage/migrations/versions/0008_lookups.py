@@ -26,18 +26,35 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.execute("INSERT INTO directoryversion (id, n) VALUES (1, 0)")
-    for table in TABLES:
-        for ev in EVENTS:
+    if op.get_bind().dialect.name == "postgresql":
+        # One function, one statement-level trigger per table (PostgreSQL's form).
+        op.execute(
+            "CREATE FUNCTION directory_bump() RETURNS trigger LANGUAGE plpgsql AS $$ "
+            "BEGIN UPDATE directoryversion SET n = n + 1 WHERE id = 1; RETURN NULL; END $$"
+        )
+        for table in TABLES:
             op.execute(
-                f"CREATE TRIGGER directory_{table}_{ev.lower()} AFTER {ev} ON {table} "
-                "BEGIN UPDATE directoryversion SET n = n + 1 WHERE id = 1; END"
+                f"CREATE TRIGGER directory_{table} AFTER INSERT OR UPDATE OR DELETE "
+                f"ON {table} FOR EACH STATEMENT EXECUTE FUNCTION directory_bump()"
             )
+    else:
+        for table in TABLES:
+            for ev in EVENTS:
+                op.execute(
+                    f"CREATE TRIGGER directory_{table}_{ev.lower()} AFTER {ev} ON {table} "
+                    "BEGIN UPDATE directoryversion SET n = n + 1 WHERE id = 1; END"
+                )
     op.create_index("ix_building_number", "building", ["number"])
 
 
 def downgrade() -> None:
     op.drop_index("ix_building_number", table_name="building")
-    for table in TABLES:
-        for ev in EVENTS:
-            op.execute(f"DROP TRIGGER IF EXISTS directory_{table}_{ev.lower()}")
+    if op.get_bind().dialect.name == "postgresql":
+        for table in TABLES:
+            op.execute(f"DROP TRIGGER IF EXISTS directory_{table} ON {table}")
+        op.execute("DROP FUNCTION IF EXISTS directory_bump()")
+    else:
+        for table in TABLES:
+            for ev in EVENTS:
+                op.execute(f"DROP TRIGGER IF EXISTS directory_{table}_{ev.lower()}")
     op.drop_table("directoryversion")

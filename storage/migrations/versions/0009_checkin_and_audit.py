@@ -50,7 +50,7 @@ def upgrade() -> None:
     )
     op.create_index(
         "ix_checkinreport_current_place", "checkinreport",
-        ["round_id", "community_id", "building_id"], sqlite_where=sa.text("is_current = 1"),
+        ["round_id", "community_id", "building_id"], sqlite_where=sa.text("is_current = 1"), postgresql_where=sa.text("is_current"),
     )
     op.create_table(
         "pendingask",
