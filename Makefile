@@ -14,7 +14,7 @@ TT_FULL := 2027-06-15 02:30:00
 TT_SUBSET := '2028-02-29 23:59:30' '2026-12-31 23:59:50'
 PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider
 
-.PHONY: install assets node faketime chromium run test test-now time-travel lint bench clean
+.PHONY: install assets node faketime postgresql chromium run test test-now test-pg time-travel lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,15 @@ faketime:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime >/dev/null; }
 	@command -v faketime >/dev/null
 
+# Debian's postgresql for the suite's PostgreSQL run (a throw-away server each run,
+# see tests/pgserver.py), installed when missing; the package's own cluster is not used.
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { \
+		(apt-get update -qq || true) && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			postgresql >/dev/null; }
+	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1
+
 # Debian's chromium for the browser tests (playwright drives it; no browser download),
 # and a Chinese font, so the console's screenshots show text (installed when missing).
 chromium:
@@ -64,7 +73,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
 
-test: install node faketime chromium
+test: install node faketime postgresql chromium
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
 	$(MAKE) --no-print-directory test-now
@@ -73,15 +82,28 @@ test: install node faketime chromium
 test-now: install node chromium
 	$(PYTEST)
 
+# The whole suite on PostgreSQL (a throw-away server, started and stopped here),
+# less the SQLite-specific tests (marker `sqlite`); AT='…' moves the clock too.
+test-pg: install node postgresql chromium
+ifdef AT
+	$(MAKE) --no-print-directory time-travel PG=1 AT='$(AT)' ONLY='-m "not sqlite" $(ONLY)'
+else
+	$(BIN)/python -m tests.pgserver -- $(PYTEST) -m "not sqlite" $(ONLY)
+endif
+
 # `make time-travel AT='2027-06-15 02:30:00'` runs the whole suite at one instant
-# (Asia/Shanghai); ONLY='-m time' limits it to the time-dependent subset.
+# (Asia/Shanghai); ONLY='-m time' limits it to the time-dependent subset; PG=1 runs
+# it on PostgreSQL (the server on the real clock, the suite on the moved one). With
+# no AT: the whole suite on PostgreSQL at TT_FULL, the `time` subset on SQLite at
+# each TT_SUBSET instant.
 time-travel: install node faketime
 ifdef AT
 	@bash -c 'at="$$(date -d "$(AT) +08:00" "+%F %T")"; \
-		echo "== time travel: $(AT) +08:00 (host $$at) $(ONLY)"; \
-		FAKETIME_DONT_RESET=1 faketime -f "@$$at" $(PYTEST) $(ONLY)'
+		echo "== time travel: $(AT) +08:00 (host $$at) $(ONLY)$(if $(PG), on PostgreSQL)"; \
+		$(if $(PG),$(BIN)/python -m tests.pgserver --) env FAKETIME_DONT_RESET=1 \
+			faketime -f "@$$at" $(PYTEST) $(ONLY)'
 else
-	$(MAKE) --no-print-directory time-travel AT='$(TT_FULL)'
+	$(MAKE) --no-print-directory time-travel PG=1 AT='$(TT_FULL)' ONLY='-m "not sqlite"'
 	@for at in $(TT_SUBSET); do \
 		$(MAKE) --no-print-directory time-travel AT="$$at" ONLY='-m time' || exit 1; done
 endif

@@ -14,6 +14,7 @@ from bot.runtime import Runtime, install_runtime
 from bot.settings import Settings
 from storage import migrate
 from storage.db import Database
+from tests import pgdb
 from tests.helpers import TEST_EPOCH
 
 SUPERUSER = "qq:99999"
@@ -66,11 +67,29 @@ def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def template_pg() -> str | None:
+    """On PostgreSQL (``GRIDBOT_TEST_PG_URL``): the session's migrated database."""
+    return pgdb.template() if pgdb.SERVER else None
+
+
 @pytest.fixture
-async def runtime(template_db: Path, tmp_path: Path):
-    path = tmp_path / "gridbot.db"
-    shutil.copy(template_db, path)
-    settings = Settings(gridbot_db_url=f"sqlite+aiosqlite:///{path}", superusers={SUPERUSER})
+def db_url(template_db: Path, template_pg: str | None, tmp_path: Path):
+    """This test's own migrated database: an SQLite file, or on PostgreSQL the
+    session's database, emptied back to its migrated state afterwards."""
+    if template_pg is None:
+        path = tmp_path / "gridbot.db"
+        shutil.copy(template_db, path)
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    yield template_pg
+    pgdb.reset(template_pg)
+
+
+@pytest.fixture
+async def runtime(db_url: str, tmp_path: Path):
+    settings = Settings(gridbot_db_url=db_url, superusers={SUPERUSER},
+                        gridbot_data_dir=str(tmp_path))
     # Never the host's clock: a test must not depend on the real date or hour.
     rt = Runtime(settings=settings, db=Database(settings.db_url),
                  clock=ManualClock(TEST_EPOCH, ticking=True))
@@ -125,8 +144,10 @@ def dump_db(runtime: Runtime, skip: tuple[str, ...] = ()) -> list[str]:
     command counts, refused or not."""
     import sqlite3
 
-    from storage.db import db_path
+    from storage.db import backend, db_path
 
+    if backend(runtime.settings.db_url) == "postgresql":
+        return pgdb.dump(runtime.settings.db_url, (*skip, "commanduse", "alembic_version"))
     conn = sqlite3.connect(db_path(runtime.settings.db_url))
     skipped = tuple(f'INSERT INTO "{t}"' for t in (*skip, "commanduse"))
     try:

@@ -1,12 +1,11 @@
 """The tamper-evident audit log (issue 14): every row chained to the one before by
-its hash. `gridbot audit verify` (a real subprocess on a real SQLite file) names the
+its hash. `gridbot audit verify` (a real subprocess on the test's database) names the
 row where an edit, a deletion, a swap or a cut tail shows, and an intact log
 verifies clean; the nightly check tells the superusers."""
 
 from __future__ import annotations
 
 import os
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from bot.runtime import Runtime
-from storage.db import db_path
+from tests import pgdb
 from tests.onebot import OneBotPeer
 
 ADMIN = 10001
@@ -39,19 +38,11 @@ async def _some_history(peer: OneBotPeer) -> None:
 
 
 def _rows(rt: Runtime) -> list[tuple]:
-    conn = sqlite3.connect(db_path(rt.settings.db_url))
-    try:
-        return conn.execute("SELECT id, action, detail FROM auditlog ORDER BY id").fetchall()
-    finally:
-        conn.close()
+    return pgdb.execute(rt.settings.db_url, "SELECT id, action, detail FROM auditlog ORDER BY id")
 
 
 def _sql(rt: Runtime, statement: str, *params) -> None:
-    conn = sqlite3.connect(db_path(rt.settings.db_url), isolation_level=None)
-    try:
-        conn.execute(statement, params)
-    finally:
-        conn.close()
+    pgdb.execute(rt.settings.db_url, statement, *params)
 
 
 async def test_an_intact_log_verifies_clean(peer: OneBotPeer, street: Runtime) -> None:

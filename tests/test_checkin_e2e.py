@@ -175,7 +175,7 @@ async def test_round_end_to_end(peer: OneBotPeer, street: Runtime, outbox) -> No
     async with street.db.read() as s:
         name = (await s.exec(
             select(ConsoleLink.path).where(ConsoleLink.purpose == "download"))).one()
-    path = exports_dir(street.settings.db_url) / name
+    path = exports_dir(street.settings.data_path()) / name
     assert path.read_bytes() == got.content
     [upload] = uploads
     assert upload["params"]["user_id"] == STAFF and upload["params"]["name"] == path.name

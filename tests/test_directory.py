@@ -6,14 +6,15 @@ from __future__ import annotations
 import sqlite3
 from datetime import timedelta
 
+import psycopg
 from sqlmodel import select
 
 from bot.runtime import Runtime
-from storage.db import db_path
 from storage.directory import DIRECTORY_TABLES, Directory
 from storage.models import Account, ChatGroup, Person, RoleGrant, TeamMember
 from storage.places import Standing, leader_standing
 from storage.repo import group_binding, roles_of_account
+from tests import pgdb
 from tests.helpers import TEST_EPOCH
 
 
@@ -34,21 +35,12 @@ def view(who: Standing) -> tuple:
 
 
 def version(rt: Runtime) -> int:
-    conn = sqlite3.connect(db_path(rt.settings.db_url))
-    try:
-        return conn.execute("SELECT n FROM directoryversion").fetchone()[0]
-    finally:
-        conn.close()
+    return pgdb.execute(rt.settings.db_url, "SELECT n FROM directoryversion")[0][0]
 
 
 def other_writer(rt: Runtime, sql: str, params: tuple = ()) -> None:
     """A write by another connection, as `gridbot import` beside the bot would."""
-    conn = sqlite3.connect(db_path(rt.settings.db_url))
-    try:
-        conn.execute(sql, params)
-        conn.commit()
-    finally:
-        conn.close()
+    pgdb.execute(rt.settings.db_url, sql, *params)
 
 
 async def test_the_snapshot_answers_as_the_tables_do(street: Runtime) -> None:
@@ -128,7 +120,7 @@ async def test_own_writes_are_seen_at_once(street: Runtime) -> None:
 
 async def test_another_writer_is_seen_once_the_reuse_window_passes(street: Runtime) -> None:
     ticks = Ticks()
-    directory = Directory(db_path(street.settings.db_url), lambda: street.db.directory_writes,
+    directory = Directory(street.db.directory_source(), lambda: street.db.directory_writes,
                           reuse_s=0.05, monotonic=ticks)
     try:
         account = await _account_of(street, 1)
@@ -148,7 +140,7 @@ async def test_another_writer_is_seen_once_the_reuse_window_passes(street: Runti
 
 async def test_an_unchanged_version_reuses_the_snapshot(street: Runtime) -> None:
     ticks = Ticks()
-    directory = Directory(db_path(street.settings.db_url), lambda: 0, reuse_s=0.0,
+    directory = Directory(street.db.directory_source(), lambda: 0, reuse_s=0.0,
                           monotonic=ticks)
     try:
         first = await directory.current()
@@ -162,12 +154,12 @@ async def test_an_unchanged_version_reuses_the_snapshot(street: Runtime) -> None
 
 
 async def test_a_missing_table_is_an_error_not_an_empty_directory(street: Runtime) -> None:
-    directory = Directory(db_path(street.settings.db_url), lambda: 0)
+    directory = Directory(street.db.directory_source(), lambda: 0)
     other_writer(street, "ALTER TABLE chatgroup RENAME TO chatgroup_gone")
     try:
         try:
             await directory.current()
-        except sqlite3.OperationalError:
+        except (sqlite3.OperationalError, psycopg.errors.UndefinedTable):
             pass
         else:
             raise AssertionError("a directory without its chatgroup table was served")

@@ -7,7 +7,6 @@ WebSocket with an intake of small limits attached to the test's runtime.
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 
 import pytest
 from sqlmodel import func, select
@@ -16,8 +15,8 @@ from bot import intake as intake_mod
 from bot.intake import Intake
 from bot.runtime import Runtime
 from messages.render import Renderer
-from storage.db import db_path
 from storage.models import CheckinReport
+from tests import pgdb
 from tests.conftest import SUPERUSER, dump_db
 from tests.onebot import OneBotPeer
 
@@ -179,15 +178,16 @@ async def test_a_busy_bot_answers_a_command_at_once_and_records_nothing(
 
 def break_reports(rt: Runtime) -> None:
     """A database that refuses every new check-in report (as a full disk would)."""
-    conn = sqlite3.connect(db_path(rt.settings.db_url))
-    try:
-        conn.execute(
-            "CREATE TRIGGER broken BEFORE INSERT ON checkinreport "
-            "BEGIN SELECT RAISE(ABORT, 'disk I/O error (test)'); END"
-        )
-        conn.commit()
-    finally:
-        conn.close()
+    if rt.db.sqlite:
+        pgdb.execute(rt.settings.db_url,
+                     "CREATE TRIGGER broken BEFORE INSERT ON checkinreport "
+                     "BEGIN SELECT RAISE(ABORT, 'disk I/O error (test)'); END")
+        return
+    pgdb.execute(rt.settings.db_url,
+                 "CREATE FUNCTION broken() RETURNS trigger LANGUAGE plpgsql AS $$ "
+                 "BEGIN RAISE EXCEPTION 'disk I/O error (test)'; END $$")
+    pgdb.execute(rt.settings.db_url, "CREATE TRIGGER broken BEFORE INSERT ON checkinreport "
+                 "FOR EACH ROW EXECUTE FUNCTION broken()")
 
 
 async def test_a_failing_handler_answers_its_sender_and_records_nothing(
@@ -248,12 +248,7 @@ async def test_a_failing_privacy_gate_answers_instead_of_dropping_the_command(
 ) -> None:
     """The gate runs before the handler (a NoneBot run-preprocessor, whose errors
     NoneBot only logs): a database it cannot read still gets the sender an answer."""
-    conn = sqlite3.connect(db_path(street.settings.db_url))
-    try:
-        conn.execute("ALTER TABLE chatgroup RENAME TO chatgroup_gone")
-        conn.commit()
-    finally:
-        conn.close()
+    pgdb.execute(street.settings.db_url, "ALTER TABLE chatgroup RENAME TO chatgroup_gone")
     sent = await peer.ask(LEADER, "/打卡 已排查18户", group_id=WORK)
     assert sent.text == FAILED and sent.ats == [str(LEADER)]
     await peer.no_action()

@@ -76,7 +76,7 @@ async def test_purge_anonymises_old_closed_records_only(street: Runtime) -> None
 
 
 def test_old_exports_are_deleted(tmp_path: Path) -> None:
-    directory = exports_dir(f"sqlite+aiosqlite:///{tmp_path / 'gridbot.db'}")
+    directory = exports_dir(tmp_path)
     directory.mkdir(parents=True)
     old, new = directory / "round1_old.xlsx", directory / "round2_new.xlsx"
     old.write_bytes(b"x")

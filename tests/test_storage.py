@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 from sqlmodel import func, select
 
@@ -20,6 +21,7 @@ from storage.db import Database, db_path
 from storage.models import Community
 
 
+@pytest.mark.sqlite
 async def test_pragmas_on_the_real_file(runtime: Runtime) -> None:
     async with runtime.db.read() as s:
         mode = (await s.exec(text("PRAGMA journal_mode"))).one()[0]
@@ -74,6 +76,7 @@ async def test_concurrent_read_then_write_transactions_serialise(runtime: Runtim
     assert names == ["社区0", "社区1"]
 
 
+@pytest.mark.sqlite  # `gridbot backup` is SQLite's online backup; PostgreSQL has pg_dump
 async def test_backup_is_private_and_intact(street: Runtime, tmp_path: Path) -> None:
     target = tmp_path / "out" / "backup.db"
     await asyncio.to_thread(backup, street.settings.db_url, target)

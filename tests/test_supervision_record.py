@@ -271,8 +271,8 @@ async def test_two_weeks_of_duty_record(peer: OneBotPeer, street: Runtime, outbo
     assert (link.account, link.purpose, link.used_at) == (f"qq:{INSPECTOR}", "download", None)
     assert link.label == "督查记录_上周.xlsx"
     assert as_utc(link.expires_at) - as_utc(link.created_at) == timedelta(hours=1)
-    path = exports_dir(street.settings.db_url) / link.path
-    assert path.parent == exports_dir(street.settings.db_url) and path.is_file()
+    path = exports_dir(street.settings.data_path()) / link.path
+    assert path.parent == exports_dir(street.settings.data_path()) and path.is_file()
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert [a for a, _ in audits] == [f"qq:{INSPECTOR}"] * 2
     assert audits[-1][1].startswith(f"2026-11-30..2026-12-07 items={len(record)} file=")
