@@ -12,12 +12,18 @@ from pathlib import Path
 
 from bot.settings import Settings, load_settings
 from storage import migrate
-from storage.db import Database, db_path
+from storage.db import Database, backend, db_path
 
 
 def _prepare_db(settings: Settings) -> None:
     """`gridbot run` migrates on start (documented choice): an operator after a
-    power cut should not need a second command."""
+    power cut should not need a second command. A database that an interrupted
+    `gridbot db copy` left behind is incomplete: never run on it."""
+    from storage import dbcopy
+
+    mark = dbcopy.copy_interrupted(settings.db_url)
+    if mark is not None:
+        raise SystemExit(f"refusing to run: {dbcopy.interrupted_message(settings.db_url, mark)}")
     before = migrate.current_revision(settings.db_url)
     migrate.upgrade(settings.db_url)
     after = migrate.current_revision(settings.db_url)
@@ -104,7 +110,45 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db_copy(settings: Settings, args: argparse.Namespace) -> int:
+    """`gridbot db copy --to URL [--from URL]`: exit 2 refused (nothing written), 1 failed
+    or not verified (the target stays marked and is refused until recreated)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from storage import dbcopy
+
+    source = args.from_url or settings.db_url
+    print(f"copying {dbcopy.shown(source)} -> {dbcopy.shown(args.to_url)}", file=sys.stderr)
+    try:
+        report = dbcopy.copy_database(source, args.to_url)
+    except dbcopy.CopyRefused as err:
+        print(f"refused: {err}", file=sys.stderr)
+        return 2
+    except dbcopy.CopyFailed as err:
+        print(f"failed: {err}", file=sys.stderr)
+        return 1
+    except SQLAlchemyError as err:  # before the copy began: cannot open a database
+        print(f"failed: {err.__class__.__name__}: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: the target is marked as an interrupted copy; to start over, "
+              f"{dbcopy.start_over(args.to_url)}.", file=sys.stderr)
+        return 130
+    for check in report.tables:
+        print(check.line())
+    if not report.ok:
+        print(f"verification FAILED for {', '.join(report.mismatched)}: the target stays "
+              f"marked as an interrupted copy; to start over, "
+              f"{dbcopy.start_over(args.to_url)}.", file=sys.stderr)
+        return 1
+    rows = sum(c.source_rows for c in report.tables)
+    print(f"copied and verified: {len(report.tables)} tables, {rows} rows")
+    return 0
+
+
 def cmd_db(settings: Settings, args: argparse.Namespace) -> int:
+    if args.db_command == "copy":
+        return cmd_db_copy(settings, args)
     if args.db_command == "upgrade":
         migrate.upgrade(settings.db_url)
         print(f"database at revision {migrate.current_revision(settings.db_url)}")
@@ -158,7 +202,7 @@ def cmd_purge(settings: Settings, args: argparse.Namespace) -> int:
         db = Database(settings.db_url)
         try:
             report = await purge(
-                db, db_url=settings.db_url, now=utc(clock_from_setting(settings.clock_start)),
+                db, data=settings.data_path(), now=utc(clock_from_setting(settings.clock_start)),
                 personal_days=settings.retention_days,
                 export_days=settings.export_retention_days, actor="cli:purge",
             )
@@ -175,11 +219,11 @@ def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:
     from storage.auditchain import verify
 
     path = db_path(settings.db_url)
-    if path is None or not path.exists():
+    if backend(settings.db_url) == "sqlite" and (path is None or not path.exists()):
         print("no database file", file=sys.stderr)
         return 2
     migrate.upgrade(settings.db_url)
-    result = verify(path)
+    result = verify(settings.db_url)
     if result.broken is not None:
         print(f"audit log BROKEN at {result.broken.line()}; "
               f"{result.broken.position - 1} rows before it verify", file=sys.stderr)
@@ -199,6 +243,12 @@ def build_parser() -> argparse.ArgumentParser:
     dbsub = db.add_subparsers(dest="db_command", required=True)
     dbsub.add_parser("upgrade", help="apply migrations")
     dbsub.add_parser("current", help="show the schema revision")
+    cp = dbsub.add_parser(
+        "copy", help="copy the database into a new, empty one (SQLite <-> PostgreSQL), verified")
+    cp.add_argument("--to", dest="to_url", required=True, metavar="URL",
+                    help="the target, e.g. postgresql+asyncpg://user@host:5432/db")
+    cp.add_argument("--from", dest="from_url", metavar="URL",
+                    help="the source (default: the configured GRIDBOT_DB_URL)")
     sub.add_parser("purge", help="delete personal data past its retention period now")
     bk = sub.add_parser("backup", help="online backup of the database")
     bk.add_argument("path")
