@@ -82,6 +82,25 @@ def load_plugins() -> None:
 
     console.install(nonebot.get_app(), console.declared_parts(
         p.metadata.extra for p in nonebot.get_loaded_plugins() if p.metadata))
+    install_health(nonebot.get_app())
+
+
+def install_health(app: Any) -> None:
+    """``GET /healthz``: 200 while the database answers, else 503 (for a service
+    manager's or a container's healthcheck; it shows nothing else)."""
+    from fastapi.responses import PlainTextResponse
+    from sqlalchemy import text
+
+    from bot.runtime import current_runtime
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> PlainTextResponse:
+        try:
+            async with current_runtime().db.read() as s:
+                await s.exec(text("SELECT 1"))
+        except Exception:
+            return PlainTextResponse("database unavailable", status_code=503)
+        return PlainTextResponse("ok")
 
 
 def _redacted_logging(settings: Settings) -> None:
@@ -130,6 +149,9 @@ def attach_outbox(runtime: Runtime, **kwargs) -> Outbox:
     """Put the paced outbox behind the runtime's delivery seam."""
     transport = DeliveryTransport(runtime.delivery, webhook=WebhookChannel())
     kwargs.setdefault("wall", runtime.utcnow)  # not_before and quiet hours: the runtime clock
+    # Its leases (several processes on one database) last as the scheduler's do.
+    kwargs.setdefault("lease_ttl", runtime.settings.scheduler_lease_ttl_s)
+    kwargs.setdefault("lease_renew", runtime.settings.scheduler_lease_renew_s)
     outbox = Outbox(
         runtime.db, transport, runtime.settings.pacing_table(),
         hooks=declared_outbox_hooks(runtime), alert=partial(alert_operators, runtime),

@@ -36,6 +36,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.transport import NotSent, SendFailed, Transport, chunk_mentions
 from ground.timeutil import as_utc, utcnow
+from storage import leases
 from storage.db import Database
 from storage.models import AuditLog
 from storage.models_outbox import (
@@ -50,6 +51,9 @@ from storage.models_outbox import (
 from storage.repo import audit
 
 log = logging.getLogger("gridbot.outbox")
+
+PROCESS_LEASE = "outbox:"
+QUEUE_LEASE = "queue:"
 
 
 
@@ -141,6 +145,9 @@ class Outbox:
         hooks: Mapping[str, FinalHook] | None = None,
         alert: AlertHook | None = None,
         poll: float = 1.0,
+        holder: str | None = None,
+        lease_ttl: float = 60.0,
+        lease_renew: float = 20.0,
     ) -> None:
         self.db = db
         self.transport = transport
@@ -158,6 +165,14 @@ class Outbox:
         # bookkeeping of one send never delays the next one's slot.
         self.settling: set[asyncio.Task] = set()
         self.running = False
+        # Several processes may share one database: this one's claims carry its
+        # holder, live while its `outbox:` lease is renewed; a queue (one sending
+        # account) is worked by the holder of its `queue:` lease only.
+        self.holder = holder or leases.new_holder()
+        self.lease_ttl = timedelta(seconds=lease_ttl)
+        self.lease_renew = lease_renew
+        self._held: dict[str, float] = {}  # queue lease -> when to renew (monotonic)
+        self._lease_task: asyncio.Task | None = None
 
     def _now(self) -> datetime:
         """Now on the wall clock handed in (the runtime clock in the bot), as aware UTC."""
@@ -215,12 +230,22 @@ class Outbox:
 
     # --- lifecycle ------------------------------------------------------------
 
+    @property
+    def lease_name(self) -> str:
+        return f"{PROCESS_LEASE}{self.holder}"
+
     async def recover(self) -> int:
-        """A row still `sending` was interrupted mid-call: its fate is unknown."""
+        """A row still `sending` whose claiming process is gone (its lease over, or
+        no such process on this host any more) was interrupted mid-call: its fate is
+        unknown. Rows in flight in a live process are left to it."""
         async with self.db.write() as s:
+            await leases.take(s, self.lease_name, self.holder, self.lease_ttl)
+            alive = await leases.live_holders(s, PROCESS_LEASE) | {self.holder}
             result = await s.exec(
                 update(OutboxItem)
-                .where(col(OutboxItem.state) == OUT_SENDING)
+                .where(col(OutboxItem.state) == OUT_SENDING,
+                       or_(col(OutboxItem.claimed_by).is_(None),
+                           col(OutboxItem.claimed_by).not_in(alive)))
                 .values(state=OUT_UNKNOWN, error="interrupted (restart)", finished_at=self._now())
             )
             n = result.rowcount or 0
@@ -237,7 +262,37 @@ class Outbox:
         await self.recover()
         await self._restore_pauses()
         self.running = True
+        self._lease_task = asyncio.get_running_loop().create_task(self._keep_leases())
         await self._spawn_pending_queues()
+
+    async def _keep_leases(self) -> None:
+        """Renew this process's lease and hand what a dead process left in flight to
+        `unknown` (its queues are taken over as their leases run out); between
+        renewals, look for queues another process gave work to."""
+        renew_at = time.monotonic() + self.lease_renew
+        while True:
+            await asyncio.sleep(min(self.poll, self.lease_renew))
+            try:
+                if time.monotonic() >= renew_at:
+                    renew_at = time.monotonic() + self.lease_renew
+                    await self.recover()
+                await self._spawn_pending_queues()
+            except Exception:  # the database is busy or away: the next round retries
+                log.exception("outbox: could not renew the lease")
+
+    async def _hold_queue(self, key: str) -> bool:
+        """Whether this process may send for queue ``key`` (one account's): its lease,
+        taken or renewed when due."""
+        name = f"{QUEUE_LEASE}{key}"
+        if time.monotonic() < self._held.get(name, 0.0):
+            return True
+        async with self.db.write() as s:
+            held = await leases.take(s, name, self.holder, self.lease_ttl)
+        if held:
+            self._held[name] = time.monotonic() + self.lease_renew
+        else:
+            self._held.pop(name, None)
+        return held
 
     async def _restore_pauses(self) -> None:
         """A restart must not lift a risk-control pause: an operator restarting the
@@ -264,6 +319,11 @@ class Outbox:
 
     async def stop(self) -> None:
         self.running = False
+        if self._lease_task is not None:
+            self._lease_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._lease_task
+            self._lease_task = None
         for task in self.workers.values():
             task.cancel()
         for task in self.workers.values():
@@ -272,6 +332,13 @@ class Outbox:
         self.workers.clear()
         if self.settling:
             await asyncio.wait(set(self.settling), timeout=10)
+        # Handed over at once: another process may take these queues now.
+        try:
+            async with self.db.write() as s:
+                await leases.release(s, [self.lease_name, *self._held], self.holder)
+        except Exception:
+            log.exception("outbox: could not release its leases (they will run out)")
+        self._held.clear()
 
     def _settle(self, item: OutboxItem, state: str, error: str = "") -> None:
         task = asyncio.get_running_loop().create_task(self._finish(item, state, error))
@@ -348,7 +415,8 @@ class Outbox:
                 update(OutboxItem)
                 .where(col(OutboxItem.id) == item_id, col(OutboxItem.state) == OUT_PENDING)
                 .values(
-                    state=OUT_SENDING, attempts=OutboxItem.attempts + 1, sending_at=self._now()
+                    state=OUT_SENDING, attempts=OutboxItem.attempts + 1, sending_at=self._now(),
+                    claimed_by=self.holder,
                 )
             )
             return (result.rowcount or 0) == 1
@@ -373,7 +441,8 @@ class Outbox:
             await s.exec(
                 update(OutboxItem)
                 .where(col(OutboxItem.id) == item.id, col(OutboxItem.state) == OUT_SENDING)
-                .values(state=OUT_PENDING, attempts=OutboxItem.attempts - 1, sending_at=None)
+                .values(state=OUT_PENDING, attempts=OutboxItem.attempts - 1, sending_at=None,
+                        claimed_by=None)
             )
 
     async def _wait(self, state: QueueState, seconds: float) -> None:
@@ -408,15 +477,18 @@ class Outbox:
         if item is None:
             await self._wait(state, self.poll)
             return
-        # Sleep to the slot, then take the item already in hand: re-querying after
-        # the sleep would push every send late by one query.
-        while (delay := state.pacer.delay(self.clock())) > 0:
-            await self.sleep(max(delay, 1e-6))
         ready = getattr(self.transport, "ready", None)
         if ready is not None and not ready(item):
             log.info("queue %s: no connected bot, waiting", key)
             await self.sleep(self.poll)
             return
+        if not await self._hold_queue(key):  # another process sends for this account
+            await self._wait(state, self.poll)
+            return
+        # Sleep to the slot, then take the item already in hand: re-querying after
+        # the sleep would push every send late by one query.
+        while (delay := state.pacer.delay(self.clock())) > 0:
+            await self.sleep(max(delay, 1e-6))
         slot = self.clock()
         if not await self._claim(item.id):
             return  # cancelled or taken meanwhile

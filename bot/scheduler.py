@@ -7,7 +7,7 @@ never duplicates or loses anything, and no job store is ever shared or
 pickled (DESIGN.md §5).
 
 A timer calls ``fire(item_id)``, which *claims* the row with an atomic
-``UPDATE … WHERE state='pending'`` inside a ``BEGIN IMMEDIATE`` transaction;
+``UPDATE … WHERE state='pending'`` inside a write transaction (``Database.write``);
 only the caller that flipped it runs the handler registered for its kind.
 Two scheduler instances on one database (an old process still shutting down,
 a test restarting the bot) therefore cannot both fire an item.
@@ -16,10 +16,11 @@ Handlers come from a registry handed to the constructor — in production the
 ``extra["scheduler"]`` declarations of the loaded plugins, in tests whatever
 the test passes — never from a module global.
 
-One process schedules: ``start`` takes a lease (a ``SchedulerLease`` row,
-taken in a ``BEGIN IMMEDIATE`` transaction, renewed every few seconds, released
-at ``stop``). A second process on the same database arms nothing while the
-lease is live, says so once in the log, and takes over only after it expires.
+One process schedules: ``start`` takes a lease (``storage.leases``: a
+``SchedulerLease`` row on the database's clock, renewed every few seconds,
+released at ``stop``). Another process on the same database arms nothing while
+the lease is live, says so once in the log, and takes over once it expires (at
+once when its holder was a process on this host that is gone).
 
 After a downtime, ``rebuild`` sends an item missed by less than the grace late
 (``item.late`` is set, so its handler can say "补发"); older ones are marked
@@ -34,7 +35,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
@@ -46,6 +46,7 @@ from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ground.timeutil import SHANGHAI, as_utc, utcnow
+from storage import leases
 from storage.models import ScheduledItem
 from storage.models_checkin import (
     ITEM_CANCELLED,
@@ -318,8 +319,8 @@ class Scheduler:
         )
         self.retry_delay = retry_delay
         self.max_attempts = max_attempts
-        # The lease runs on the wall clock: processes must agree on it, and a
-        # test clock (``clock``) only decides what is due.
+        # The lease runs on the database's clock (storage.leases): processes must
+        # agree on it, and a test clock (``clock``) only decides what is due.
         self.lease_ttl = lease_ttl or timedelta(
             seconds=getattr(settings, "scheduler_lease_ttl_s", 60.0)
         )
@@ -327,7 +328,7 @@ class Scheduler:
             seconds=getattr(settings, "scheduler_lease_renew_s", 20.0)
         )
         self.lease_name = lease_name
-        self.holder = uuid.uuid4().hex
+        self.holder = leases.new_holder()
         self._wall = wall_clock
         self._leader = False
         self._lease_until: datetime | None = None
@@ -428,65 +429,32 @@ class Scheduler:
     # --- the lease ---------------------------------------------------------------------
 
     async def _take_lease(self) -> bool:
-        """Hold the lease if it is free, expired or already ours.
-
-        The read and the write run in one BEGIN IMMEDIATE transaction: SQLite's
-        write lock is taken first, so two processes cannot both see it free.
-        """
-        now = as_utc(self._wall())
-        until = now + self.lease_ttl
+        """Hold the lease if it is free, over or already ours (``storage.leases``: on
+        the database's clock, taken in a write transaction, so two processes cannot
+        both see it free)."""
         async with self.runtime.db.write() as s:
-            lease = await s.get(SchedulerLease, self.lease_name)
-            if lease is None:
-                s.add(SchedulerLease(
-                    name=self.lease_name, holder=self.holder, acquired_at=now, expires_at=until
-                ))
-            elif lease.holder == self.holder or as_utc(lease.expires_at) <= now:
-                if lease.holder != self.holder:
-                    lease.holder, lease.acquired_at = self.holder, now
-                lease.expires_at = until
-                s.add(lease)
-            else:
-                if not self._standby_logged:
-                    self._standby_logged = True
-                    log.error(
-                        "another process holds the scheduler lease until %s: this one arms "
-                        "nothing and retries every %g s",
-                        as_utc(lease.expires_at).isoformat(), self.lease_renew.total_seconds(),
-                    )
-                return False
-        self._lease_until = until
+            taken = await leases.take(s, self.lease_name, self.holder, self.lease_ttl)
+            lease = None if taken else await s.get(SchedulerLease, self.lease_name)
+        if not taken:
+            if not self._standby_logged and lease is not None:
+                self._standby_logged = True
+                log.error(
+                    "another process holds the scheduler lease until %s: this one arms "
+                    "nothing and retries every %g s",
+                    as_utc(lease.expires_at).isoformat(), self.lease_renew.total_seconds(),
+                )
+            return False
+        self._lease_until = as_utc(self._wall()) + self.lease_ttl
         return True
 
     async def _renew_lease(self) -> bool:
-        now = as_utc(self._wall())
-        until = now + self.lease_ttl
-        async with self.runtime.db.write() as s:
-            result = await s.exec(
-                update(SchedulerLease)
-                .where(
-                    col(SchedulerLease.name) == self.lease_name,
-                    col(SchedulerLease.holder) == self.holder,
-                )
-                .values(expires_at=until)
-            )
-        if result.rowcount != 1:
-            return False
-        self._lease_until = until
-        return True
+        return await self._take_lease()
 
     async def _release_lease(self) -> None:
-        """Expire our lease now, so a standby process takes over at its next try."""
+        """End our lease now, so a standby process takes over at its next try."""
         try:
             async with self.runtime.db.write() as s:
-                await s.exec(
-                    update(SchedulerLease)
-                    .where(
-                        col(SchedulerLease.name) == self.lease_name,
-                        col(SchedulerLease.holder) == self.holder,
-                    )
-                    .values(expires_at=as_utc(self._wall()))
-                )
+                await leases.release(s, [self.lease_name], self.holder)
         except Exception:
             log.exception("could not release the scheduler lease (it will expire)")
 
@@ -499,6 +467,8 @@ class Scheduler:
                     if not await self._renew_lease():
                         log.error("scheduler lease taken by another process: disarming")
                         self._deactivate()
+                    else:
+                        await self._adopt()
                 elif await self._take_lease():
                     log.warning("scheduler lease taken over (its holder stopped renewing)")
                     await self._activate()
@@ -510,6 +480,20 @@ class Scheduler:
                 ):
                     log.error("scheduler lease expired unrenewed: disarming")
                     self._deactivate()
+
+    async def _adopt(self) -> int:
+        """Arm the pending items this process has no timer for: queued by another
+        process on the same database (a command it answered), which cannot arm
+        them itself. Seen at the next renewal, so at most ``lease_renew`` late."""
+        async with self.runtime.db.read() as s:
+            rows = (await s.exec(
+                select(ScheduledItem).where(col(ScheduledItem.state) == ITEM_PENDING)
+            )).all()
+        adopted = 0
+        for item in rows:
+            if job_id(item.kind, item.ref_id, item.due_at) not in self._due and self.arm(item):
+                adopted += 1
+        return adopted
 
     # --- arming ------------------------------------------------------------------------
 

@@ -44,4 +44,5 @@ class OutboxItem(SQLModel, table=True):
     attempts: int = 0
     error: str = ""
     sending_at: datetime | None = None
+    claimed_by: str | None = None  # the holder of the claiming process's outbox lease
     finished_at: datetime | None = None

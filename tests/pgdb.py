@@ -22,11 +22,18 @@ def database_url(name: str) -> str:
     return make_url(SERVER).set(database=name).render_as_string(hide_password=False)
 
 
-def _admin(sql: str) -> None:
+def _admin(sql: str, server: str = "") -> None:
     import psycopg
 
-    with psycopg.connect(libpq(SERVER), autocommit=True) as conn:
+    with psycopg.connect(libpq(server or SERVER), autocommit=True) as conn:
         conn.execute(sql)
+
+
+def fresh(server: str, name: str) -> str:
+    """A new, empty database ``name`` on ``server`` (dropped first if it is there)."""
+    _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', server)
+    _admin(f'CREATE DATABASE "{name}"', server)
+    return make_url(server).set(database=name).render_as_string(hide_password=False)
 
 
 SEED = "gridbot_seed"
