@@ -71,8 +71,9 @@ def free_port() -> int:
 class Client:
     """One WebSocket as the OneBot implementation: events out, actions answered."""
 
-    def __init__(self, ws) -> None:
+    def __init__(self, ws, bot: int = loadrig.BOT, group: int = loadrig.WORK_GROUP) -> None:
         self.ws = ws
+        self.bot, self.group = bot, group
         self.waiting: dict[int, asyncio.Future] = {}
         self.reader = asyncio.create_task(self._read())
 
@@ -88,7 +89,7 @@ class Client:
         fut = asyncio.get_running_loop().create_future()
         self.waiting[user] = fut
         t0 = time.perf_counter()
-        await self.ws.send(loadrig.group_event(user, text))
+        await self.ws.send(loadrig.group_event(user, text, self.group, self.bot))
         return (await asyncio.wait_for(fut, 60)) - t0
 
     async def close(self) -> None:

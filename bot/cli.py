@@ -100,7 +100,10 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
         db = Database(settings.db_url)
         try:
             async with db.write() as s:
-                return await import_rows(s, kind, rows, actor="cli:import", progress=progress)
+                report = await import_rows(s, kind, rows, actor="cli:import",
+                                           progress=progress)
+            await db.refresh_statistics()
+            return report
         finally:
             await db.dispose()
 

@@ -169,7 +169,7 @@ class Database:
             if make_url(url).get_dialect().driver == "aiosqlite":
                 kwargs["module"] = sqlite_driver.dbapi()  # one thread hop per statement
         else:
-            kwargs.update(pool_size=pool_size, pool_pre_ping=True)
+            kwargs.update(pool_size=pool_size)
         self.engine = create_async_engine(url, **kwargs)
         if self.sqlite:
             _install_pragmas(self.engine)
@@ -261,6 +261,17 @@ class Database:
             # The connection's return to the pool (its reset is another hop) happens
             # after the next writer may start: the transaction is already over.
             await session.close()
+
+    async def refresh_statistics(self) -> None:
+        """After a bulk change (a roster import): PostgreSQL's planner gets fresh
+        statistics at once instead of at autovacuum's next pass (measured: without
+        them, /打卡 on a just-imported street of 3,000 units took 2.5 times as long).
+        SQLite needs none."""
+        if self.sqlite:
+            return
+        async with self.engine.connect() as conn:
+            auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await auto.execute(text("ANALYZE"))
 
     async def dispose(self) -> None:
         if self._directory is not None:

@@ -452,6 +452,10 @@ def copy_database(
         if report.ok:
             with dst.begin() as conn:
                 _marker.drop(conn)
+            if dst.dialect.name == "postgresql":  # the planner's statistics, at once
+                with dst.connect() as conn:
+                    conn.execution_options(isolation_level="AUTOCOMMIT").execute(
+                        text("ANALYZE"))
     return report
 
 

@@ -193,9 +193,9 @@ async def actions(ws: ClientConnection) -> AsyncIterator[dict]:
 _message_ids = itertools.count(1)
 
 
-def group_event(user_id: int, text: str, group_id: int = WORK_GROUP) -> str:
+def group_event(user_id: int, text: str, group_id: int = WORK_GROUP, bot: int = BOT) -> str:
     return json.dumps({
-        "time": int(time.time()), "self_id": BOT, "post_type": "message",
+        "time": int(time.time()), "self_id": bot, "post_type": "message",
         "message_type": "group", "sub_type": "normal", "message_id": next(_message_ids),
         "group_id": group_id, "user_id": user_id, "anonymous": None,
         "message": [{"type": "text", "data": {"text": text}}], "raw_message": text,

@@ -116,6 +116,7 @@ async def roster_apply(request: Request, viewer: Viewer = StaffView) -> Response
         report = await import_rows(s, staged.kind, staged.rows, actor=viewer.account)
         await audit(s, viewer.account, "console_roster_apply",
                     f"{staged.kind} rows={len(staged.rows)}", at=rt.now())
+    await rt.db.refresh_statistics()
     return the_console().page(request, viewer, "roster_applied", report=report)
 
 
