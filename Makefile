@@ -14,7 +14,7 @@ TT_FULL := 2027-06-15 02:30:00
 TT_SUBSET := '2028-02-29 23:59:30' '2026-12-31 23:59:50'
 PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider
 
-.PHONY: install assets node faketime postgresql chromium run test test-now test-pg time-travel lint bench clean
+.PHONY: install assets node faketime postgresql chromium run test test-now test-pg time-travel time-travel-pg time-subsets lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -73,14 +73,19 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
 
+# The suites run in two lanes side by side (tests/lanes.py): they mostly wait, so two
+# share two cores. Lane 1: SQLite on the host clock, then the `time` subset at each
+# TT_SUBSET instant; lane 2: the whole suite on PostgreSQL at TT_FULL.
 test: install node faketime postgresql chromium
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
-	$(MAKE) --no-print-directory test-now
-	$(MAKE) --no-print-directory time-travel
+	@$(BIN)/python -m tests.lanes \
+		"$(MAKE) --no-print-directory test-now time-subsets" \
+		"$(MAKE) --no-print-directory time-travel-pg"
 
+# On SQLite; the multi-process tests on one PostgreSQL database wait for test-pg's run.
 test-now: install node chromium
-	$(PYTEST)
+	$(PYTEST) -m "not postgresql"
 
 # The whole suite on PostgreSQL (a throw-away server, started and stopped here),
 # less the SQLite-specific tests (marker `sqlite`); AT='…' moves the clock too.
@@ -94,8 +99,8 @@ endif
 # `make time-travel AT='2027-06-15 02:30:00'` runs the whole suite at one instant
 # (Asia/Shanghai); ONLY='-m time' limits it to the time-dependent subset; PG=1 runs
 # it on PostgreSQL (the server on the real clock, the suite on the moved one). With
-# no AT: the whole suite on PostgreSQL at TT_FULL, the `time` subset on SQLite at
-# each TT_SUBSET instant.
+# no AT: the whole suite on PostgreSQL at TT_FULL, then the `time` subset on SQLite
+# at each TT_SUBSET instant.
 time-travel: install node faketime
 ifdef AT
 	@bash -c 'at="$$(date -d "$(AT) +08:00" "+%F %T")"; \
@@ -103,10 +108,16 @@ ifdef AT
 		$(if $(PG),$(BIN)/python -m tests.pgserver --) env FAKETIME_DONT_RESET=1 \
 			faketime -f "@$$at" $(PYTEST) $(ONLY)'
 else
+	$(MAKE) --no-print-directory time-travel-pg
+	$(MAKE) --no-print-directory time-subsets
+endif
+
+time-travel-pg: install node faketime postgresql
 	$(MAKE) --no-print-directory time-travel PG=1 AT='$(TT_FULL)' ONLY='-m "not sqlite"'
+
+time-subsets: install node faketime
 	@for at in $(TT_SUBSET); do \
 		$(MAKE) --no-print-directory time-travel AT="$$at" ONLY='-m time' || exit 1; done
-endif
 
 bench: install
 	@for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done

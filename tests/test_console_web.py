@@ -284,7 +284,9 @@ async def test_the_overview_shows_coverage_and_the_round_page_follows_reports(
 async def test_a_unit_history_shows_amendments(work: OneBotPeer, street: Runtime):
     round_id = await open_round(street, work)
     await work.ask(30011, "/打卡 1栋1单元 已排查16户", group_id=WORK)
-    await work.ask(30011, "/打卡 1栋1单元 已排查18户 备注 电话13812345678", group_id=WORK)
+    # The note goes to staff privately first; the group's answer follows.
+    await work.ask_until(30011, "/打卡 1栋1单元 已排查18户 备注 电话13812345678", "已排查18户",
+                         group_id=WORK)
     own = await unit_id(street, 1, 1)
     path = f"/console/rounds/{round_id}/units/{own}"
     async with console_client() as web:
