@@ -51,6 +51,17 @@ def district_url(tmp_path: Path):
         pgdb._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', server)
 
 
+def district_env(url: str, interval: float, **extra: str) -> dict[str, str]:
+    """What every process of a test shares: the database, fast pacing, short leases."""
+    return os.environ | {
+        "HOST": "127.0.0.1", "GRIDBOT_DB_URL": url, "SUPERUSERS": f'["qq:{STAFF}"]',
+        "GRIDBOT_DEMO": "false", "GRIDBOT_QUIET_HOURS": "",
+        "GRIDBOT_PACING": json.dumps({"qq": {"interval": interval, "jitter": 0.0,
+                                             "per_minute": 1_000_000}}),
+        "GRIDBOT_SCHEDULER_LEASE_TTL": "3", "GRIDBOT_SCHEDULER_LEASE_RENEW": "0.5",
+    } | extra
+
+
 def prepare(workdir: Path, env: dict[str, str], url: str) -> None:
     for name in ("units.csv", "staff.csv"):
         done = subprocess.run([sys.executable, "-m", "bot.cli", "import", str(DATA / name)],
@@ -81,9 +92,13 @@ class Account:
         self.bot = bot
         self.groups: list[int] = []
         self.private: list[str] = []
+        self.texts: list[str] = []  # every send's text, in order
         self.held: int | None = None
         self.holding = asyncio.Event()
         self.ws = None
+
+    def said(self, start: str) -> list[str]:
+        return [t for t in self.texts if t.startswith(start)]
 
     async def serve(self, port: int, hold_after: int | None = None) -> None:
         url = f"ws://127.0.0.1:{port}/onebot/v11/ws"
@@ -95,6 +110,7 @@ class Account:
                     if "action" not in frame:
                         continue
                     sent = parse_sent(frame["action"], frame["params"])
+                    self.texts.append(sent.text)
                     if sent.target.startswith("group:"):
                         gid = int(sent.target.split(":")[1])
                         if hold_after is not None and len(self.groups) == hold_after:
@@ -121,14 +137,8 @@ async def test_three_processes_share_a_broadcast_and_survive_a_kill9(
     tmp_path: Path, district_url: str
 ) -> None:
     url = district_url
-    base = os.environ | {
-        "HOST": "127.0.0.1", "GRIDBOT_DB_URL": url, "SUPERUSERS": f'["qq:{STAFF}"]',
-        "GRIDBOT_DEMO": "false", "GRIDBOT_QUIET_HOURS": "",
-        "GRIDBOT_PACING": json.dumps({"qq": {"interval": 0.005, "jitter": 0.0,
-                                             "per_minute": 1_000_000}}),
-        "GRIDBOT_SCHEDULER_LEASE_TTL": "3", "GRIDBOT_SCHEDULER_LEASE_RENEW": "0.5",
-        "GRIDBOT_CLOCK_START": TEST_EPOCH.isoformat(),  # never the host's date or hour
-    }
+    # Never the host's date or hour.
+    base = district_env(url, 0.005, GRIDBOT_CLOCK_START=TEST_EPOCH.isoformat())
     prepare(tmp_path, base, url)
     ports = [free_port() for _ in ACCOUNTS]
     procs: list[Gridbot] = []
@@ -208,31 +218,6 @@ def group_message(bot: int, user_id: int, group_id: int, text: str) -> str:
     })
 
 
-class Group(Account):
-    """The work group's bot account: keeps every group message with its text."""
-
-    def __init__(self, bot: int) -> None:
-        super().__init__(bot)
-        self.texts: list[str] = []
-
-    async def serve(self, port: int, hold_after: int | None = None) -> None:
-        url = f"ws://127.0.0.1:{port}/onebot/v11/ws"
-        with contextlib.suppress(Exception):
-            async with connect(url, additional_headers={"X-Self-ID": str(self.bot)}) as ws:
-                self.ws = ws
-                async for raw in ws:
-                    frame = json.loads(raw)
-                    if "action" not in frame:
-                        continue
-                    self.texts.append(parse_sent(frame["action"], frame["params"]).text)
-                    await ws.send(json.dumps({"status": "ok", "retcode": 0,
-                                              "data": {"message_id": 1},
-                                              "echo": frame["echo"]}))
-
-    def said(self, start: str) -> list[str]:
-        return [t for t in self.texts if t.startswith(start)]
-
-
 def lease_pid(url: str) -> int | None:
     rows = pgdb.execute(url, "SELECT holder FROM schedulerlease WHERE name = 'scheduler'"
                         " AND expires_at > (now() AT TIME ZONE 'UTC')")
@@ -246,17 +231,11 @@ async def test_a_due_reminder_fires_once_across_three_processes_even_when_its_ho
     the scheduling lease fires the first once; it is killed 15 s before the second
     is due, and one of the other two takes the lease over and fires it once."""
     url = district_url
-    base = os.environ | {
-        "HOST": "127.0.0.1", "GRIDBOT_DB_URL": url, "SUPERUSERS": f'["qq:{STAFF}"]',
-        "GRIDBOT_DEMO": "false", "GRIDBOT_QUIET_HOURS": "",
-        "GRIDBOT_PACING": json.dumps({"qq": {"interval": 0.0, "jitter": 0.0,
-                                             "per_minute": 1_000_000}}),
-        "GRIDBOT_SCHEDULER_LEASE_TTL": "3", "GRIDBOT_SCHEDULER_LEASE_RENEW": "0.5",
-    }
+    base = district_env(url, 0.0)
     prepare(tmp_path, base, url)
     ports = [free_port() for _ in ACCOUNTS]
     procs: list[Gridbot] = []
-    work = Group(ACCOUNTS[0])
+    work = Account(ACCOUNTS[0])  # the work group's bot account
     task = None
     try:
         # Each process's clock ticks from 10:00:30 when it starts; the first to
