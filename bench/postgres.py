@@ -39,31 +39,6 @@ from tests import loadrig, pgdb, pgserver  # noqa: E402
 PROCESSES = 3
 
 
-async def ask(client: floor.Client, user: int, text: str, contains: str) -> None:
-    """Send and wait for any action whose text holds ``contains`` (setup steps)."""
-    seen = asyncio.get_running_loop().create_future()
-
-    async def watch() -> None:
-        async for frame in loadrig.actions(client.ws):
-            message = frame.get("params", {}).get("message", [])
-            text_of = "".join(s["data"].get("text", "") for s in message
-                              if isinstance(s, dict) and s.get("type") == "text")
-            if contains in text_of:
-                seen.set_result(True)
-                return
-
-    client.reader.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await client.reader
-    task = asyncio.create_task(watch())
-    await client.ws.send(loadrig.group_event(user, text, client.group, client.bot))
-    await asyncio.wait_for(seen, 60)
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-    client.reader = asyncio.create_task(client._read())
-
-
 def start(work: Path, url: str | None, k: int) -> loadrig.BotProcess:
     workdir = work / f"p{k}"
     workdir.mkdir(exist_ok=True)
@@ -80,11 +55,15 @@ async def measure(bots: list[loadrig.BotProcess], n: int, window: float, units: 
             ws = await stack.enter_async_context(connect(
                 f"ws://127.0.0.1:{bot.port}/onebot/v11/ws", max_queue=None,
                 additional_headers={"X-Self-ID": str(loadrig.BOT + k)}))
+            # Each account binds its own work group; the first also opens the round.
+            side = loadrig.OnebotSide(ws, loadrig.BOT + k, loadrig.WORK_GROUP + k)
+            side.start()
+            await side.ask(loadrig.ADMIN, f"/绑定群 {loadrig.COMMUNITY} 工作群", "已将本群登记为")
+            if k == 0:
+                await side.ask(loadrig.ADMIN, f"/排查 发起 压力测试排查 截止 2天 范围 "
+                               f"{loadrig.COMMUNITY}", "已发起排查 #1")
+            await side.close()  # the bench's own client reads this socket from here on
             clients.append(floor.Client(ws, loadrig.BOT + k, loadrig.WORK_GROUP + k))
-        for c in clients:
-            await ask(c, loadrig.ADMIN, f"/绑定群 {loadrig.COMMUNITY} 工作群", "已将本群登记为")
-        await ask(clients[0], loadrig.ADMIN,
-                  f"/排查 发起 压力测试排查 截止 2天 范围 {loadrig.COMMUNITY}", "已发起排查 #1")
         feed = iter(range(units))
 
         def texts(k: int):

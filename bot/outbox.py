@@ -239,8 +239,9 @@ class Outbox:
         no such process on this host any more) was interrupted mid-call: its fate is
         unknown. Rows in flight in a live process are left to it."""
         async with self.db.write() as s:
-            await leases.take(s, self.lease_name, self.holder, self.lease_ttl)
-            alive = await leases.live_holders(s, PROCESS_LEASE) | {self.holder}
+            now = await leases.db_now(s)
+            await leases.take(s, self.lease_name, self.holder, self.lease_ttl, now)
+            alive = await leases.live_holders(s, PROCESS_LEASE, now) | {self.holder}
             result = await s.exec(
                 update(OutboxItem)
                 .where(col(OutboxItem.state) == OUT_SENDING,

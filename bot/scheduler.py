@@ -447,9 +447,6 @@ class Scheduler:
         self._lease_until = as_utc(self._wall()) + self.lease_ttl
         return True
 
-    async def _renew_lease(self) -> bool:
-        return await self._take_lease()
-
     async def _release_lease(self) -> None:
         """End our lease now, so a standby process takes over at its next try."""
         try:
@@ -464,7 +461,7 @@ class Scheduler:
             await asyncio.sleep(self.lease_renew.total_seconds())
             try:
                 if self._leader:
-                    if not await self._renew_lease():
+                    if not await self._take_lease():  # renewed: ours, or taken over
                         log.error("scheduler lease taken by another process: disarming")
                         self._deactivate()
                     else:

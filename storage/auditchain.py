@@ -94,13 +94,12 @@ def verify_connection(conn: Any) -> Verified:
 
 def _connect(database: Path | str) -> Any:
     """A DBAPI connection: ``database`` is an SQLite file or an app database URL."""
-    from storage.db import db_path, sync_url
+    from storage.db import db_path, libpq_url
 
     if isinstance(database, str) and db_path(database) is None:
         import psycopg
 
-        return psycopg.connect(sync_url(database).replace("postgresql+psycopg://",
-                                                          "postgresql://"))
+        return psycopg.connect(libpq_url(database))
     path = database if isinstance(database, Path) else db_path(database)
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA busy_timeout = 10000")

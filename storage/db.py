@@ -144,6 +144,11 @@ def sync_url(url: str) -> str:
         hide_password=False)
 
 
+def libpq_url(url: str) -> str:
+    """A PostgreSQL URL in libpq's own form, for psycopg's ``connect``."""
+    return sync_url(url).replace("postgresql+psycopg://", "postgresql://", 1)
+
+
 def db_path(url: str) -> Path | None:
     """The SQLite file behind a URL (None for memory or a server database)."""
     u = make_url(url)
@@ -196,7 +201,7 @@ class Database:
             if path is None:
                 raise RuntimeError("the directory needs an SQLite database file")
             return path
-        return sync_url(self.url).replace("postgresql+psycopg://", "postgresql://")
+        return libpq_url(self.url)
 
     def _queue(self) -> asyncio.Lock:
         # One queue per event loop: a CLI command or a test may run several loops

@@ -51,7 +51,7 @@ from tqdm import tqdm
 
 import storage.models  # noqa: F401  (registers every table on SQLModel.metadata)
 from storage import migrate
-from storage.db import BUSY_TIMEOUT_MS, db_path, sync_url
+from storage.db import BUSY_TIMEOUT_MS, backend, db_path, sync_url
 
 BATCH = 500
 MARKER = "gridbot_copy_in_progress"
@@ -131,7 +131,7 @@ def shown(url: str) -> str:
 
 
 def _is_sqlite(url: str) -> bool:
-    return make_url(url).get_backend_name() == "sqlite"
+    return backend(url) == "sqlite"
 
 
 def _engine(url: str, *, write: bool = False) -> Engine:

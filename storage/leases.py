@@ -56,9 +56,11 @@ def live(lease: SchedulerLease, now: datetime) -> bool:
     return as_utc(lease.expires_at) > now and not holder_gone(lease.holder)
 
 
-async def take(session: AsyncSession, name: str, holder: str, ttl: timedelta) -> bool:
-    """Hold ``name`` for ``ttl`` if it is free, over, or already ``holder``'s."""
-    now = await db_now(session)
+async def take(session: AsyncSession, name: str, holder: str, ttl: timedelta,
+               now: datetime | None = None) -> bool:
+    """Hold ``name`` for ``ttl`` if it is free, over, or already ``holder``'s
+    (``now``: the database's clock, when the caller has read it already)."""
+    now = now or await db_now(session)
     lease = await session.get(SchedulerLease, name)
     if lease is None:
         session.add(SchedulerLease(name=name, holder=holder, acquired_at=now,
@@ -85,9 +87,10 @@ async def release(session: AsyncSession, names: list[str], holder: str) -> None:
     )
 
 
-async def live_holders(session: AsyncSession, prefix: str) -> set[str]:
+async def live_holders(session: AsyncSession, prefix: str,
+                       now: datetime | None = None) -> set[str]:
     """The holders of live leases whose names start with ``prefix``."""
-    now = await db_now(session)
+    now = now or await db_now(session)
     rows = (await session.exec(
         select(SchedulerLease).where(col(SchedulerLease.name).startswith(prefix)))).all()
     return {lease.holder for lease in rows if live(lease, now)}

@@ -215,6 +215,8 @@ class OnebotSide:
     """The implementation's side of one WebSocket: answers every action at once."""
 
     ws: ClientConnection
+    bot: int = BOT  # the account this implementation is
+    group: int = WORK_GROUP  # where `send` speaks unless told
     answers: dict[int, list[Answer]] = field(default_factory=dict)  # by user mentioned/addressed
     everything: list[Answer] = field(default_factory=list)  # in order of arrival
     changed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -238,8 +240,8 @@ class OnebotSide:
                 self.answers.setdefault(user, []).append(answer)
             self.changed.set()
 
-    async def send(self, user_id: int, text: str, group_id: int = WORK_GROUP) -> float:
-        await self.ws.send(group_event(user_id, text, group_id))
+    async def send(self, user_id: int, text: str, group_id: int | None = None) -> float:
+        await self.ws.send(group_event(user_id, text, group_id or self.group, self.bot))
         return time.monotonic()
 
     async def ask(self, user_id: int, text: str, contains: str, timeout: float = 30) -> Sent:

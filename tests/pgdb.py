@@ -8,14 +8,12 @@ import os
 
 from sqlalchemy.engine import make_url
 
-from storage.db import sync_url
+from storage.db import libpq_url
 
 SERVER = os.environ.get("GRIDBOT_TEST_PG_URL", "")
 
 
-def libpq(url: str) -> str:
-    """``postgresql+asyncpg://…`` as a libpq connection string, for psycopg."""
-    return sync_url(url).replace("postgresql+psycopg://", "postgresql://")
+libpq = libpq_url  # ``postgresql+asyncpg://…`` as psycopg connects to it
 
 
 def database_url(name: str) -> str:
@@ -50,6 +48,7 @@ SELECT md5(string_agg(x, ',' ORDER BY x)) FROM (
 
 
 _schema = ""  # the template's fingerprint
+_seeds: list[tuple[str, str | None]] = []  # seeded tables, with their id sequence if any
 
 
 def _session_name() -> str:
@@ -75,6 +74,12 @@ def template() -> str:
         for table in _tables(conn):
             if conn.execute(f'SELECT 1 FROM "{table}" LIMIT 1').fetchone():
                 conn.execute(f'CREATE TABLE {SEED}."{table}" AS SELECT * FROM "{table}"')
+                has_id = conn.execute(
+                    "SELECT 1 FROM information_schema.columns WHERE table_schema = 'public'"
+                    " AND table_name = %s AND column_name = 'id'", (table,)).fetchone()
+                sequence = conn.execute("SELECT pg_get_serial_sequence(%s, 'id')",
+                                        (f'"{table}"',)).fetchone()[0] if has_id else None
+                _seeds.append((table, sequence))
         global _schema
         _schema = conn.execute(_SCHEMA).fetchone()[0]
     return _clone()
@@ -113,21 +118,13 @@ def reset(url: str) -> None:
 
 
 def _empty(conn) -> None:
-    tables = _tables(conn)
-    seeded = [r[0] for r in conn.execute(
-        "SELECT tablename FROM pg_tables WHERE schemaname = %s", (SEED,))]
     with conn.transaction():
-        conn.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables)
+        conn.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in _tables(conn))
                      + " RESTART IDENTITY CASCADE")
-        for table in seeded:
+        for table, sequence in _seeds:
             conn.execute(f'INSERT INTO "{table}" SELECT * FROM {SEED}."{table}"')
-        for (seq,) in conn.execute(
-            "SELECT pg_get_serial_sequence(quote_ident(table_name), 'id')"
-            " FROM information_schema.columns WHERE table_schema = 'public'"
-            " AND column_name = 'id' AND table_name = ANY(%s)", (seeded,)).fetchall():
-            if seq is not None:
-                table = seq.split(".")[-1].removesuffix("_id_seq")
-                conn.execute(f"SELECT setval('{seq}', max(id)) FROM \"{table}\"")
+            if sequence is not None:  # past the seeded ids
+                conn.execute(f"SELECT setval('{sequence}', max(id)) FROM \"{table}\"")
 
 
 def dump(url: str, skip: tuple[str, ...]) -> list[str]:
