@@ -152,6 +152,8 @@ def pages(round_id: int, own_unit: int, other_unit: int) -> dict[str, str]:
         "roster_download": "/console/roster/download",
         "groups": "/console/groups",
         "broadcast": "/console/broadcast",
+        "broadcast_report": "/console/broadcast/1",
+        "broadcast_live": "/console/broadcast/1/live",
         "publicity": "/console/publicity",
         "quarantine": "/console/quarantine",
         "incidents": "/console/incidents",
@@ -178,6 +180,7 @@ async def test_each_role_opens_exactly_its_pages(
     round_id = await open_round(street, work)
     own = await unit_id(street, 1, 1)  # 李秀英's unit, in 王建国's building
     other = await unit_id(street, 3, 2)
+    await a_broadcast(street)
     async with console_client() as web:
         await console_login(street, web, account)
         got = {name: (await web.get(path)).status_code
@@ -203,6 +206,15 @@ async def test_a_unit_leader_sees_only_their_units(work: OneBotPeer, street: Run
     assert "1栋1单元" in page and "3栋" not in page and "孙丽" not in page
 
 
+async def a_broadcast(rt: Runtime) -> None:
+    """Broadcast #1, so that its report pages exist for the roles that may open them."""
+    from storage.models_broadcast import Broadcast
+
+    async with rt.db.write() as s:
+        s.add(Broadcast(id=1, created_by=STAFF, scope_label="全街道", targets="[]",
+                        text="通知", state="preview"))
+
+
 def forged_cookie() -> str:
     return "eyJhIjoxfQ.forged-signature"
 
@@ -213,6 +225,7 @@ async def test_without_a_valid_session_everything_is_refused_and_nothing_changes
 ):
     round_id = await open_round(street, work)
     own, other = await unit_id(street, 1, 1), await unit_id(street, 3, 2)
+    await a_broadcast(street)
     async with console_client() as web:
         if how == "forged":
             web.cookies.set("gridbot_console", forged_cookie(), path="/console")
