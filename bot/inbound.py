@@ -73,6 +73,44 @@ def _is_per_event_info(record: dict[str, Any]) -> bool:
     )
 
 
+# NoneBot's modules that log several lines below WARNING for every event.
+_PER_EVENT_MODULES = ("nonebot.message", "nonebot.internal.matcher.matcher")
+_QUIET = frozenset({"trace", "debug", "info", "success"})
+
+
+class _WarningsOnly:
+    """NoneBot's logger as its per-event modules see it when the log is not chatty.
+
+    A call below WARNING returns at once: loguru would walk the stack, take the time and
+    parse the markup for each (four lines an event) before our filter drops them. Warnings
+    and errors reach loguru as before, recorded from the caller's frame."""
+
+    __slots__ = ("_logger", "_options")
+
+    def __init__(self, real: Any, options: dict[str, Any] | None = None) -> None:
+        self._logger, self._options = real, options or {}
+
+    def opt(self, **options: Any) -> _WarningsOnly:
+        return _WarningsOnly(self._logger, options)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in _QUIET:
+            return _drop
+        # The bound method NoneBot then calls itself: the record names its frame.
+        return getattr(self._logger.opt(**self._options), name)
+
+
+def _drop(*_args: Any, **_kwargs: Any) -> None:
+    return None
+
+
+def _quiet_per_event_lines(real: Any, chatty: bool) -> None:
+    for name in _PER_EVENT_MODULES:
+        module = sys.modules.get(name)
+        if module is not None:
+            module.logger = real if chatty else _WarningsOnly(real)  # type: ignore[attr-defined]
+
+
 def install_log_redaction(stream: TextIO | None = None, level: str | int = 0) -> int:
     """Replace NoneBot's default loguru handler with a redacting one; returns its id.
 
@@ -104,6 +142,7 @@ def install_log_redaction(stream: TextIO | None = None, level: str | int = 0) ->
             and (chatty or not _is_per_event_info(record))
         )
 
+    _quiet_per_event_lines(logger, chatty)
     try:
         logger.remove(logger_id)
     except ValueError:  # already replaced (a second setup in one process)
