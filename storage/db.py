@@ -17,6 +17,7 @@ advisory lock orders writers across processes the way BEGIN IMMEDIATE does.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -26,7 +27,7 @@ from pathlib import Path
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import sqlite_driver
@@ -63,6 +64,9 @@ class WriteQueueTimeout(RuntimeError):
 
 
 _DIRECTORY_WRITE = "gridbot_directory_write"
+# In a write session's info on SQLite: the driver connection under it, its info and
+# the dialect (storage.prepared).
+RAW_WRITE = "gridbot_raw_write"
 _WRITE_TARGET = re.compile(
     r"\s*(?:INSERT(?:\s+OR\s+\w+)?\s+INTO|REPLACE\s+INTO|UPDATE(?:\s+OR\s+\w+)?|DELETE\s+FROM)"
     r"\s+\"?(\w+)", re.IGNORECASE,
@@ -74,11 +78,16 @@ def _note_directory_writes(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "before_cursor_execute")
     def _on_execute(conn, _cursor, statement, _params, _context, _many) -> None:
-        if statement.startswith(("SELECT", "select")):  # the common case, decided at once
-            return
-        m = _WRITE_TARGET.match(statement)
-        if m is not None and m.group(1).lower() in DIRECTORY_TABLES:
-            conn.info[_DIRECTORY_WRITE] = True
+        note_directory_write(conn.info, statement)
+
+
+def note_directory_write(info: dict, statement: str) -> None:
+    """Mark a connection (its ``info``) whose ``statement`` writes a directory table."""
+    if statement.startswith(("SELECT", "select")):  # the common case, decided at once
+        return
+    m = _WRITE_TARGET.match(statement)
+    if m is not None and m.group(1).lower() in DIRECTORY_TABLES:
+        info[_DIRECTORY_WRITE] = True
 
 
 def _install_pragmas(engine: AsyncEngine) -> None:
@@ -103,7 +112,8 @@ def _install_pragmas(engine: AsyncEngine) -> None:
         statement = "BEGIN IMMEDIATE" if immediate else "BEGIN"
         dbapi_conn = conn.connection.dbapi_connection
         if isinstance(dbapi_conn, sqlite_driver.OneHopConnection):
-            sqlite_driver.begin_with_next(dbapi_conn, statement)  # no hop of its own
+            # No hop of its own; a write transaction has begun already (Database.write).
+            sqlite_driver.begin_unless_begun(dbapi_conn, statement)
         else:
             conn.exec_driver_sql(statement)
 
@@ -157,6 +167,13 @@ def db_path(url: str) -> Path | None:
     return Path(u.database)
 
 
+def _connection_lost(exc: BaseException) -> bool:
+    """An error after which the held write connection is not to be used again."""
+    from sqlalchemy.exc import DBAPIError
+
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
 class Database:
     """Owns the engine; hands out read sessions and (queued) write transactions."""
 
@@ -184,6 +201,9 @@ class Database:
         self._write_lock: asyncio.Lock | None = None
         self._lock_loop: asyncio.AbstractEventLoop | None = None
         self._writer: asyncio.Task | None = None  # the task inside write(), if any
+        # SQLite: writes take turns anyway, so they share one connection, held from the
+        # first write on (a pool checkout and return cost more than the statements).
+        self._write_conn: AsyncConnection | None = None
         self.directory_writes = 0  # commits that changed a directory table
         self._directory: Directory | None = None
 
@@ -244,28 +264,68 @@ class Database:
                 f"({self.writers_waiting} writers behind a stuck transaction?)"
             ) from None
         self._writer = task
-        session = AsyncSession(self.engine, expire_on_commit=False)
         try:
-            conn = await session.connection(execution_options={_IMMEDIATE: True})
-            if not self.sqlite:
-                await conn.execute(_TAKE_WRITE_LOCK)
-            info = conn.sync_connection.info if conn.sync_connection else {}
+            session, raw = await self._write_session()
+        except BaseException:
+            self._writer = None
+            queue.release()
+            raise
+        try:
+            if raw is not None:
+                # SQLite: BEGIN IMMEDIATE rides along with the transaction's first
+                # statement, whoever sends it: the session, or storage.prepared's calls
+                # on the connection itself (which leave the session untouched).
+                sqlite_driver.begin_with_next(raw, "BEGIN IMMEDIATE")
+                info = self._write_conn.sync_connection.info  # type: ignore[union-attr]
+                session.info[RAW_WRITE] = (raw, info, self.engine.dialect)
+            else:
+                conn = await session.connection(execution_options={_IMMEDIATE: True})
+                if not self.sqlite:
+                    await conn.execute(_TAKE_WRITE_LOCK)
+                info = conn.sync_connection.info if conn.sync_connection else {}
             info.pop(_DIRECTORY_WRITE, None)
             try:
                 yield session
-                await session.commit()
+                if raw is None or session.in_transaction():
+                    await session.commit()
+                else:  # only storage.prepared's calls: no session to end
+                    await sqlite_driver.end(raw, commit=True)
             except BaseException:
-                await session.rollback()
+                if raw is None or session.in_transaction():
+                    await session.rollback()
+                if raw is not None:
+                    await sqlite_driver.end(raw, commit=False)
                 raise
             if info.pop(_DIRECTORY_WRITE, False):
                 self.directory_writes += 1
             _commits.set(_commits.get() + 1)
+        except BaseException as exc:
+            if self._write_conn is not None and _connection_lost(exc):
+                await self._drop_write_connection()
+            raise
         finally:
             self._writer = None
             queue.release()
             # The connection's return to the pool (its reset is another hop) happens
             # after the next writer may start: the transaction is already over.
             await session.close()
+
+    async def _write_session(self) -> tuple[AsyncSession, sqlite_driver.OneHopConnection | None]:
+        """The write transaction's session, and on SQLite the held connection's driver."""
+        if not self.sqlite:
+            return AsyncSession(self.engine, expire_on_commit=False), None
+        if self._write_conn is None or self._write_conn.closed:
+            self._write_conn = await self.engine.connect()
+        raw = self._write_conn.sync_connection.connection.dbapi_connection  # type: ignore[union-attr]
+        if not isinstance(raw, sqlite_driver.OneHopConnection):
+            raw = None
+        return AsyncSession(bind=self._write_conn, expire_on_commit=False), raw
+
+    async def _drop_write_connection(self) -> None:
+        conn, self._write_conn = self._write_conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.invalidate()
 
     async def refresh_statistics(self) -> None:
         """After a bulk change (a roster import): PostgreSQL's planner gets fresh
@@ -281,4 +341,8 @@ class Database:
     async def dispose(self) -> None:
         if self._directory is not None:
             self._directory.close()
+        conn, self._write_conn = self._write_conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.close()
         await self.engine.dispose()

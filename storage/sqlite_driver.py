@@ -27,12 +27,16 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_dbapi,
 )
 from sqlalchemy.util import EMPTY_DICT
+from sqlalchemy.util.concurrency import await_
 
 # Set on the aiosqlite connection object (a plain Python object; the adapter's slots
 # leave no room): the BEGIN to issue before the next statement, and whether the
 # file has a transaction open after the last call.
 _BEGIN = "_gridbot_begin"
 _OPEN = "_gridbot_open"
+# Writes whose results nobody reads (``later``): they ride along with the next
+# statement or the commit, in its hop, before it.
+_LATER = "_gridbot_later"
 
 
 def begin_with_next(dbapi_connection: Any, statement: str) -> None:
@@ -42,11 +46,61 @@ def begin_with_next(dbapi_connection: Any, statement: str) -> None:
     setattr(conn, _OPEN, True)  # as SQLAlchemy sees it: a commit or rollback must run
 
 
-def _run(raw: sqlite3.Connection, begin: str | None, operation: str, parameters: Any,
-         many: bool) -> tuple:
-    """On the connection's thread: the pending BEGIN and the whole statement."""
+def begin_unless_begun(dbapi_connection: Any, statement: str) -> None:
+    """SQLAlchemy's begin on a connection whose transaction may have begun already."""
+    conn = dbapi_connection._connection
+    if getattr(conn, _BEGIN, None) is None and not getattr(conn, _OPEN, False):
+        begin_with_next(dbapi_connection, statement)
+
+
+async def end(adapted: Any, commit: bool) -> None:
+    """Commit (with the later writes, in one hop) or roll back outside SQLAlchemy; a
+    transaction whose BEGIN never went out has nothing to end."""
+    conn = adapted._connection
+    begin, pending = _take(conn)
+    was_open = getattr(conn, _OPEN, True)
+    setattr(conn, _OPEN, False)
+    try:
+        if commit and pending:
+            await conn._execute(_commit, conn._conn, begin, pending)
+        elif was_open and begin is None:
+            await conn._execute(conn._conn.commit if commit else conn._conn.rollback)
+    except BaseException:
+        setattr(conn, _OPEN, True)  # what failed is still open: let the rollback run
+        raise
+
+
+def later(dbapi_connection: Any, operation: str, parameters: Any) -> None:
+    """Run ``operation`` in the hop of the next statement or commit on this connection
+    (a rollback drops it). Its error surfaces there."""
+    conn = dbapi_connection._connection
+    pending = getattr(conn, _LATER, None)
+    if pending is None:
+        pending = []
+        setattr(conn, _LATER, pending)
+    pending.append((operation, parameters))
+
+
+def _take(conn: Any) -> tuple[str | None, list | None]:
+    """What rides along with the next hop: the pending BEGIN and the later writes."""
+    begin, pending = getattr(conn, _BEGIN, None), getattr(conn, _LATER, None)
+    setattr(conn, _BEGIN, None)
+    setattr(conn, _LATER, None)
+    return begin, pending
+
+
+def _lead(raw: sqlite3.Connection, begin: str | None, pending: list | None) -> None:
     if begin is not None:
         raw.execute(begin)
+    for operation, parameters in pending or ():
+        raw.execute(operation, parameters)
+
+
+def _run(raw: sqlite3.Connection, begin: str | None, operation: str, parameters: Any,
+         many: bool, pending: list | None = None) -> tuple:
+    """On the connection's thread: the pending BEGIN and later writes, then the whole
+    statement."""
+    _lead(raw, begin, pending)
     cursor = raw.cursor()
     try:
         if many:
@@ -100,18 +154,8 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         return None  # nothing stays open between statements
 
     async def _hop(self, operation: Any, parameters: Any, many: bool) -> None:
-        async with self._adapt_connection._execute_mutex:
-            conn = self._connection
-            begin = getattr(conn, _BEGIN, None)
-            setattr(conn, _BEGIN, None)
-            try:
-                (self._description, self._rowcount, self._lastrowid, rows,
-                 in_transaction) = await conn._execute(
-                    _run, conn._conn, begin, operation, parameters, many)
-            except BaseException:
-                setattr(conn, _OPEN, True)  # unknown: let the rollback run
-                raise
-            setattr(conn, _OPEN, in_transaction or getattr(conn, _OPEN, False))
+        (self._description, self._rowcount, self._lastrowid, rows) = await hop(
+            self._adapt_connection, operation, parameters, many)
         self._rows = collections.deque(rows or ())
 
     async def _execute_async(self, operation: Any, parameters: Any) -> Any:
@@ -121,24 +165,54 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         await self._hop(operation, seq_of_parameters, True)
 
 
+async def hop(adapted: Any, operation: str, parameters: Any, many: bool = False) -> tuple:
+    """One statement on ``adapted`` (a OneHopConnection) in one trip to its thread,
+    with what rides along: (description, rowcount, lastrowid, rows)."""
+    async with adapted._execute_mutex:
+        conn = adapted._connection
+        begin, pending = _take(conn)
+        try:
+            description, rowcount, lastrowid, rows, in_transaction = await conn._execute(
+                _run, conn._conn, begin, operation, parameters, many, pending)
+        except BaseException:
+            setattr(conn, _OPEN, True)  # unknown: let the rollback run
+            raise
+        setattr(conn, _OPEN, in_transaction or getattr(conn, _OPEN, False))
+    return description, rowcount, lastrowid, rows
+
+
+def _commit(raw: sqlite3.Connection, begin: str | None, pending: list | None) -> None:
+    _lead(raw, begin, pending)
+    raw.commit()
+
+
 class OneHopConnection(AsyncAdapt_aiosqlite_connection):
     __slots__ = ()
     _cursor_cls = OneHopCursor
 
-    def _settle(self) -> bool:
-        """Whether a commit or rollback has anything to end on the file."""
+    def _settle(self) -> tuple[bool, str | None, list | None]:
+        """Whether a commit or rollback has anything to end on the file, and what
+        was still to ride along."""
         conn = self._connection
-        setattr(conn, _BEGIN, None)
+        begin, pending = _take(conn)
         was_open = getattr(conn, _OPEN, True)
         setattr(conn, _OPEN, False)
-        return was_open
+        return was_open, begin, pending
 
     def commit(self) -> None:
-        if self._settle():
+        was_open, begin, pending = self._settle()
+        if pending:  # the later writes, then COMMIT: one hop
+            conn = self._connection
+            try:
+                await_(conn._execute(_commit, conn._conn, begin, pending))
+            except Exception as error:
+                setattr(conn, _OPEN, True)  # what failed is still open: let the rollback run
+                self._handle_exception(error)
+        elif was_open:
             super().commit()
 
     def rollback(self) -> None:
-        if self._settle():
+        if self._settle()[0]:  # later writes never ran: nothing of theirs to undo
             super().rollback()
 
 

@@ -23,6 +23,7 @@ from bot.scheduler import add_item, cancel_items
 from ground.timeutil import SHANGHAI, as_utc
 from plugins.checkin.report import Report, Withdraw
 from plugins.checkin.tally import current_report
+from storage import prepared
 from storage.models import (
     Account,
     Building,
@@ -433,9 +434,8 @@ async def submit_report(
         if len(led) != 1:
             raise CheckinError("need_unit")
         params["unit_id"] = next(iter(led))
-    conn = await session.connection()
     stmt = _CANDIDATES[(report.round_no is not None, report.unit is not None)]
-    found = [_Candidate.of(row) for row in (await conn.execute(stmt, params)).all()]
+    found = [_Candidate.of(row) for row in await prepared.rows(session, stmt, params)]
     if found and report.round_no is not None and found[0].state != ROUND_OPEN:
         raise CheckinError("round_closed", round_id=report.round_no)
     if not found:
@@ -463,8 +463,9 @@ async def submit_report(
     # Amendment: the previous report stays as history, no longer current. The
     # partial unique index needs the old row cleared before the new one lands.
     if cand.prev_id is not None:
-        await conn.execute(_UNSET_CURRENT, {"prev_id": cand.prev_id})
-    await conn.execute(
+        await prepared.write_later(session, _UNSET_CURRENT, {"prev_id": cand.prev_id})
+    await prepared.write_later(
+        session,
         _INSERT_REPORT,
         {
             "round_id": cand.round_id, "unit_id": cand.unit_id, "reporter": who.account,
