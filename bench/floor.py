@@ -2,17 +2,20 @@
 
 The floor is a *bare* NoneBot2 process: FastAPI driver, OneBot v11 adapter, one
 `/echo` matcher, nothing of gridbot loaded. Beside it runs a real
-`gridbot run --no-console` with a street of 2,000 units and an open round. One
+`gridbot run --no-console` with a street of 3,000 units and an open round. One
 OneBot v11 client drives both over real loopback WebSockets, in one run:
 
 * sequential: one event in flight, N round trips each (event frame in -> the
   bot's send action out, answered at once as an implementation does);
 * 32 in flight: as many round trips as fit in a fixed window, per process.
 
+The two processes take turns in ``--rounds`` slices of each measure (alternating which
+goes first), so the VM's drift over a run falls on both alike.
+
 Each /打卡 is a different unit's first report of the round (the common case).
 Reported as p50 / p99 / throughput and as ratios to the floor.
 
-    .venv/bin/python bench/floor.py [--n 300] [--window 10] [--units 2000]
+    .venv/bin/python bench/floor.py [--n 300] [--window 10] [--units 3000] [--rounds 4]
 
 Goals (issue "one command kit"): sequential p50 <= 2.0x floor, throughput with
 32 in flight >= 0.5x floor, p99 with 32 in flight <= 300 ms.
@@ -140,7 +143,7 @@ async def in_flight(client: Client, texts, window: float, width: int = 32):
     return lat, len(lat) / (time.perf_counter() - t0)
 
 
-def main(n: int, window: float, units: int) -> None:
+def main(n: int, window: float, units: int, rounds: int) -> None:
     work = Path(tempfile.mkdtemp(prefix="gridbot-floor-"))
     bare_port, bot_port = free_port(), free_port()
     bare = subprocess.Popen([sys.executable, "-c", BARE, str(bare_port)], cwd=work,
@@ -151,7 +154,7 @@ def main(n: int, window: float, units: int) -> None:
     bot = loadrig.BotProcess(work, env)
     try:
         loadrig.wait_listening(bare_port, bare)
-        rows = asyncio.run(measure(bare_port, bot, n, window, units))
+        rows = asyncio.run(measure(bare_port, bot, n, window, units, rounds))
     finally:
         bot.stop()
         bare.terminate()
@@ -159,7 +162,7 @@ def main(n: int, window: float, units: int) -> None:
     report(rows)
 
 
-async def measure(bare_port: int, bot, n: int, window: float, units: int):
+async def measure(bare_port: int, bot, n: int, window: float, units: int, rounds: int):
     async with connect(f"ws://127.0.0.1:{bare_port}/onebot/v11/ws",
                        additional_headers={"X-Self-ID": str(loadrig.BOT)},
                        max_queue=None) as ws_bare, loadrig.onebot(bot) as side:
@@ -172,15 +175,29 @@ async def measure(bare_port: int, bot, n: int, window: float, units: int):
         # warm-up
         await sequential(floor, [next(echo_texts) for _ in range(50)])
         await sequential(ours, [next(checkins) for _ in range(50)])
-        seq_floor = await sequential(floor, [next(echo_texts) for _ in range(n)])
-        seq_ours = await sequential(ours, [next(checkins) for _ in range(n)])
-        con_floor, tput_floor = await in_flight(floor, echo_texts, window)
-        con_ours, tput_ours = await in_flight(ours, checkins, window)
+        # The VM's speed drifts over a run: the two processes take turns, in slices,
+        # alternating which goes first, so a slow minute falls on both.
+        seq_floor: list[float] = []
+        seq_ours: list[float] = []
+        con_floor: list[float] = []
+        con_ours: list[float] = []
+        spent = {"floor": [0, 0.0], "ours": [0, 0.0]}
+        for r in range(rounds):
+            turns = [(floor, echo_texts, seq_floor, con_floor, "floor"),
+                     (ours, checkins, seq_ours, con_ours, "ours")]
+            for client, texts, seq, con, name in turns if r % 2 == 0 else turns[::-1]:
+                seq += await sequential(client, [next(texts) for _ in range(n // rounds)])
+                t0 = time.perf_counter()
+                lat, _ = await in_flight(client, texts, window / rounds)
+                con += lat
+                spent[name][0] += len(lat)
+                spent[name][1] += time.perf_counter() - t0
         await floor.close()
         await ours.close()
+    tput = {k: count / seconds for k, (count, seconds) in spent.items()}
     return [
-        ("bare NoneBot2 /echo", seq_floor, con_floor, tput_floor),
-        ("gridbot /打卡", seq_ours, con_ours, tput_ours),
+        ("bare NoneBot2 /echo", seq_floor, con_floor, tput["floor"]),
+        ("gridbot /打卡", seq_ours, con_ours, tput["ours"]),
     ]
 
 
@@ -201,6 +218,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=300)
     parser.add_argument("--window", type=float, default=10.0)
-    parser.add_argument("--units", type=int, default=2000)
+    parser.add_argument("--units", type=int, default=3000)
+    parser.add_argument("--rounds", type=int, default=4,
+                        help="slices per measure, the two processes taking turns")
     args = parser.parse_args()
-    main(args.n, args.window, args.units)
+    main(args.n, args.window, args.units, args.rounds)
