@@ -27,6 +27,8 @@ class Renderer:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=False,
+            # Templates ship with the code: no stat() of the file at every render.
+            auto_reload=False,
         )
         self.env.filters.update(
             mask_name=mask_name, mask_phone=mask_phone, mask_id=mask_id, fmt_time=fmt,

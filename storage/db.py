@@ -264,6 +264,7 @@ class Database:
                 f"({self.writers_waiting} writers behind a stuck transaction?)"
             ) from None
         self._writer = task
+        touched = True
         try:
             session, raw = await self._write_session()
         except BaseException:
@@ -286,12 +287,14 @@ class Database:
             info.pop(_DIRECTORY_WRITE, None)
             try:
                 yield session
-                if raw is None or session.in_transaction():
+                touched = raw is None or session.in_transaction()
+                if touched:
                     await session.commit()
                 else:  # only storage.prepared's calls: no session to end
                     await sqlite_driver.end(raw, commit=True)
             except BaseException:
-                if raw is None or session.in_transaction():
+                touched = raw is None or session.in_transaction()
+                if touched:
                     await session.rollback()
                 if raw is not None:
                     await sqlite_driver.end(raw, commit=False)
@@ -307,8 +310,10 @@ class Database:
             self._writer = None
             queue.release()
             # The connection's return to the pool (its reset is another hop) happens
-            # after the next writer may start: the transaction is already over.
-            await session.close()
+            # after the next writer may start: the transaction is already over. A
+            # session nothing used has nothing to close.
+            if touched:
+                await session.close()
 
     async def _write_session(self) -> tuple[AsyncSession, sqlite_driver.OneHopConnection | None]:
         """The write transaction's session, and on SQLite the held connection's driver."""
