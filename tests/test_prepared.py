@@ -68,11 +68,10 @@ async def test_a_deferred_write_is_seen_later_in_its_transaction_and_commits_wit
     assert "延后社区" in await _communities(runtime.db)
 
 
+@pytest.mark.sqlite  # trips to a database thread are SQLite's
 async def test_only_deferred_writes_commit_in_the_commits_trip(runtime: Runtime) -> None:
     """No session statement at all: the write and the commit are one trip to the
     database thread, and an empty write transaction none."""
-    if not runtime.db.sqlite:
-        pytest.skip("trips to a database thread are SQLite's")
     trips = 0
     real = aiosqlite.core.Connection._execute
 
