@@ -56,6 +56,7 @@ from storage.models_checkin import (
     ITEM_PENDING,
 )
 from storage.models_deadlines import SchedulerLease
+from storage.repo import first_where
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
@@ -142,15 +143,8 @@ async def add_item(
     in between, the next start's rebuild arms it.
     """
     due_at = as_utc(due_at)
-    existing = (
-        await session.exec(
-            select(ScheduledItem).where(
-                ScheduledItem.kind == kind,
-                ScheduledItem.ref_id == ref_id,
-                ScheduledItem.due_at == due_at,
-            )
-        )
-    ).first()
+    existing = await first_where(session, ScheduledItem, ScheduledItem.kind == kind,
+                                 ScheduledItem.ref_id == ref_id, ScheduledItem.due_at == due_at)
     if existing is not None:
         return existing
     item = ScheduledItem(kind=kind, ref_id=ref_id, due_at=due_at)
@@ -250,15 +244,9 @@ async def ensure_recurring(
 ) -> ScheduledItem | None:
     """Queue the next occurrence of a definition that has none pending (a new one,
     or a chain broken by a crash); returns the item to arm, or None."""
-    pending = (
-        await session.exec(
-            select(ScheduledItem.id).where(
-                ScheduledItem.kind == kind,
-                ScheduledItem.ref_id == ref_id,
-                ScheduledItem.state == ITEM_PENDING,
-            )
-        )
-    ).first()
+    pending = await first_where(session, ScheduledItem, ScheduledItem.kind == kind,
+                                ScheduledItem.ref_id == ref_id,
+                                ScheduledItem.state == ITEM_PENDING)
     if pending is not None:
         return None
     item = await add_item(session, kind, ref_id, recurrence.next_after(now))

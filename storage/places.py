@@ -435,22 +435,23 @@ def team_groups(
     ]
 
 
-def most_specific(groups: Iterable[ChatGroup]) -> list[ChatGroup]:
-    """The groups bound at the narrowest level among them (all of them at that level)."""
+def _at_level(groups: Iterable[ChatGroup], pick) -> list[ChatGroup]:
+    """The groups bound at the level ``pick`` (max or min) chooses among theirs."""
     groups = list(groups)
     if not groups:
         return []
-    best = max(SPECIFICITY.get(g.scope_kind, 0) for g in groups)
-    return [g for g in groups if SPECIFICITY.get(g.scope_kind, 0) == best]
+    level = pick(SPECIFICITY.get(g.scope_kind, 0) for g in groups)
+    return [g for g in groups if SPECIFICITY.get(g.scope_kind, 0) == level]
+
+
+def most_specific(groups: Iterable[ChatGroup]) -> list[ChatGroup]:
+    """The groups bound at the narrowest level among them (all of them at that level)."""
+    return _at_level(groups, max)
 
 
 def broadest(groups: Iterable[ChatGroup]) -> list[ChatGroup]:
     """The groups bound at the broadest level among them (all of them at that level)."""
-    groups = list(groups)
-    if not groups:
-        return []
-    top = min(SPECIFICITY.get(g.scope_kind, 0) for g in groups)
-    return [g for g in groups if SPECIFICITY.get(g.scope_kind, 0) == top]
+    return _at_level(groups, min)
 
 
 def closest_work_groups(groups: Iterable[ChatGroup], place: Place) -> list[ChatGroup]:

@@ -8,9 +8,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, TypeVar
 
 from sqlalchemy import or_, union
-from sqlmodel import col, select
+from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ground.timeutil import as_utc
@@ -48,6 +49,14 @@ TEAMS = (
 )
 
 _ACCOUNT = re.compile(r"^(qq:[1-9]\d{4,11}|wx:[A-Za-z0-9_@.\-]{2,64}|console:[\w.\-]{1,64})$")
+
+
+M = TypeVar("M", bound=SQLModel)
+
+
+async def first_where(session: AsyncSession, model: type[M], *conditions: Any) -> M | None:
+    """The first row of ``model`` that meets every condition, or None."""
+    return (await session.exec(select(model).where(*conditions))).first()
 
 
 def valid_account(account: str) -> bool:

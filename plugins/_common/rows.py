@@ -5,17 +5,15 @@ Plain async functions over a session; no bot, no templates.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from sqlmodel import SQLModel, select
+from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.repo import first_where
+
 M = TypeVar("M", bound=SQLModel)
-
-
-async def first_where(session: AsyncSession, model: type[M], *conditions: Any) -> M | None:
-    """The first row of ``model`` that meets every condition, or None."""
-    return (await session.exec(select(model).where(*conditions))).first()
+__all__ = ["first_where", "in_state"]
 
 
 async def in_state(session: AsyncSession, model: type[M], ident: int, state: str) -> M | None:

@@ -7,7 +7,9 @@ the transaction that confirms it; the ack chase is armed after the commit.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 
 from bot import asks
 from bot.kit import Out, Outcome, Sender, refusal, usage
@@ -99,43 +101,54 @@ async def _run_held(rt: Runtime, sender: Sender, held: asks.Held, confirm: bool)
 
 
 async def confirm_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
-    number = await _the_pending_one(rt, sender, text, "confirm")
-    if isinstance(number, Outcome):
-        return number
-    if rt.outbox is None:
-        return usage("confirm")
-    try:
-        async with rt.db.write() as s:
-            bc, n = await service.confirm(
-                s, rt.delivery, actor=sender.account, number=number, now=rt.now(),
-                quiet=rt.settings.quiet_hours, superuser=sender.superuser,
-            )
-            chase = await ack.schedule_chase(s, bc, rt.now(), rt.settings.ack_chase_minutes)
-    except BroadcastError as err:
-        return refusal(err)
-    if chase is not None and rt.scheduler is not None:  # else the next start arms it
-        rt.scheduler.arm(chase)
-    return Outcome([Out("broadcast/started", {"bc": bc, "n": n})])
+    return await _on_pending(rt, sender, text, "confirm", _confirm)
 
 
 async def cancel_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:
-    number = await _the_pending_one(rt, sender, text, "cancel")
+    return await _on_pending(rt, sender, text, "cancel", _cancel)
+
+
+# What /确认 or /取消 does to a broadcast in the write transaction: its reply, and what the
+# scheduler does once it commits (without a scheduler, the next start's rebuild does it).
+_Act = Callable[[Runtime, Any, Sender, int], Awaitable[tuple[Out, Callable[[Any], None]]]]
+
+
+async def _on_pending(rt: Runtime, sender: Sender, text: str, command: str,
+                      act: _Act) -> Outcome:
+    number = await _the_pending_one(rt, sender, text, command)
     if isinstance(number, Outcome):
         return number
     if rt.outbox is None:
-        return usage("cancel")
+        return usage(command)
     try:
         async with rt.db.write() as s:
-            bc, stopped = await service.cancel(
-                s, rt.outbox, actor=sender.account, number=number, now=rt.now(),
-                superuser=sender.superuser,
-            )
-            dropped = await cancel_items(s, [ack.KIND_CHASE], number)
+            out, then = await act(rt, s, sender, number)
     except BroadcastError as err:
         return refusal(err)
     if rt.scheduler is not None:
-        rt.scheduler.disarm(dropped)
-    return Outcome([Out("broadcast/cancelled", {"bc": bc, "stopped": stopped})])
+        then(rt.scheduler)
+    return Outcome([out])
+
+
+async def _confirm(rt: Runtime, s: Any, sender: Sender, number: int):
+    bc, n = await service.confirm(
+        s, rt.delivery, actor=sender.account, number=number, now=rt.now(),
+        quiet=rt.settings.quiet_hours, superuser=sender.superuser,
+    )
+    chase = await ack.schedule_chase(s, bc, rt.now(), rt.settings.ack_chase_minutes)
+    return Out("broadcast/started", {"bc": bc, "n": n}), (
+        lambda scheduler: chase is not None and scheduler.arm(chase))
+
+
+async def _cancel(rt: Runtime, s: Any, sender: Sender, number: int):
+    assert rt.outbox is not None  # checked by _on_pending
+    bc, stopped = await service.cancel(
+        s, rt.outbox, actor=sender.account, number=number, now=rt.now(),
+        superuser=sender.superuser,
+    )
+    dropped = await cancel_items(s, [ack.KIND_CHASE], number)
+    return Out("broadcast/cancelled", {"bc": bc, "stopped": stopped}), (
+        lambda scheduler: scheduler.disarm(dropped))
 
 
 async def status_cmd(rt: Runtime, sender: Sender, text: str) -> Outcome:

@@ -8,6 +8,9 @@ Every view and download is audited (ids and codes only, never a name)."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
@@ -61,14 +64,37 @@ async def _resolve(
     return period, scope, ""
 
 
-async def _chosen(rt, request: Request, viewer: Viewer):
-    """The period and scope the form chose, or the form again (400) saying what was wrong."""
+@dataclass
+class _Looked:
+    """The period and scope the form chose, and the duty record they give."""
+
+    rt: Runtime
+    now: datetime
+    choice: Choice
+    period: service.Period
+    scope: Scope
+    record: list
+    summary: Any
+
+    async def audit(self, viewer: Viewer, action: str, items: int, more: str = "",
+                    subject: tuple[str, int | None] = ("", None)) -> None:
+        """Every view of the record is audited: who, the period, how many items."""
+        async with self.rt.db.write() as s:
+            await audit(s, viewer.account, action, f"{_span(self.period)} items={items}{more}",
+                        at=self.now, subject=subject, scope=service.scope_code(self.scope))
+
+
+async def _looked(request: Request, viewer: Viewer) -> _Looked | Response:
+    """The record of what the form chose, or the form again (400) saying what was wrong."""
+    rt = current_runtime()
+    now = rt.now()
     choice = Choice(request)
     period, scope, bad = await _resolve(rt, choice)
     if bad or period is None or scope is None:
         return the_console().page(request, viewer, "supervision", status=400, c=choice,
                                   bad=bad, periods=PERIODS, custom=CUSTOM)
-    return choice, period, scope
+    record, summary = await flows.look(rt, period, scope, now)
+    return _Looked(rt, now, choice, period, scope, record, summary)
 
 
 def _span(period: service.Period) -> str:
@@ -77,75 +103,59 @@ def _span(period: service.Period) -> str:
 
 @router.get("/supervision")
 async def supervision_page(request: Request, viewer: Viewer = SupervisorView) -> Response:
-    rt = current_runtime()
-    now = rt.now()
-    chosen = await _chosen(rt, request, viewer)
-    if isinstance(chosen, Response):
-        return chosen
-    choice, period, scope = chosen
-    page = the_console().page
-    record, summary = await flows.look(rt, period, scope, now)
+    looked = await _looked(request, viewer)
+    if isinstance(looked, Response):
+        return looked
+    rt, now, record = looked.rt, looked.now, looked.record
     weeks = service.recent_weeks(now, WEEKS)
-    span = service.Period(weeks[0].start, weeks[-1].end, "")
     async with rt.db.read() as s:
         history = await service.duty_record(
-            s, span, now, incident_minutes=rt.settings.incident_escalate_minutes, scope=scope,
+            s, service.Period(weeks[0].start, weeks[-1].end, ""), now,
+            incident_minutes=rt.settings.incident_escalate_minutes, scope=looked.scope,
             policy_hours=rt.settings.policy_remind_hours)
     labels, series = service.rates_by_grid(weeks, history)
-    async with rt.db.write() as s:
-        await audit(s, viewer.account, "console_supervise",
-                    f"{_span(period)} items={len(record)}", at=now,
-                    scope=service.scope_code(scope))
-    return page(request, viewer, "supervision", c=choice, bad="", periods=PERIODS,
-                custom=CUSTOM, s=summary, missed=[o for o in record if o.outcome == service.MISSED],
-                chart={"x": labels, "series": series}, items=len(record))
+    await looked.audit(viewer, "console_supervise", len(record))
+    return the_console().page(
+        request, viewer, "supervision", c=looked.choice, bad="", periods=PERIODS,
+        custom=CUSTOM, s=looked.summary,
+        missed=[o for o in record if o.outcome == service.MISSED],
+        chart={"x": labels, "series": series}, items=len(record))
 
 
 @router.get("/supervision/people/{person_id}")
 async def person_page(request: Request, person_id: int,
                       viewer: Viewer = SupervisorView) -> Response:
     """One person's obligations in the period (and scope), with their outcome."""
-    rt = current_runtime()
-    now = rt.now()
-    async with rt.db.read() as s:
+    async with current_runtime().db.read() as s:
         person = await s.get(RosterPerson, person_id)
     if person is None:
         return the_console().page(request, viewer, "not_found", status=404)
-    chosen = await _chosen(rt, request, viewer)
-    if isinstance(chosen, Response):
-        return chosen
-    choice, period, scope = chosen
-    record, _ = await flows.look(rt, period, scope, now)
-    mine = [o for o in record if o.person_id == person_id]
+    looked = await _looked(request, viewer)
+    if isinstance(looked, Response):
+        return looked
+    mine = [o for o in looked.record if o.person_id == person_id]
     tally = service.Tally("合计")
     for o in mine:
         tally.add(o)
-    async with rt.db.write() as s:
-        await audit(s, viewer.account, "console_supervise_person",
-                    f"{_span(period)} items={len(mine)}", at=now,
-                    subject=("person", person_id), scope=service.scope_code(scope))
+    await looked.audit(viewer, "console_supervise_person", len(mine),
+                       subject=("person", person_id))
+    scope = looked.scope
     return the_console().page(
-        request, viewer, "supervision_person", c=choice, person=person, period=period,
-        scope=scope.label if scope.kind != "all" else "", rows=mine, t=tally,
-        labels=export.OUTCOME_LABELS,
+        request, viewer, "supervision_person", c=looked.choice, person=person,
+        period=looked.period, scope=scope.label if scope.kind != "all" else "", rows=mine,
+        t=tally, labels=export.OUTCOME_LABELS,
     )
 
 
 @router.get("/supervision/export")
 async def supervision_export(request: Request, viewer: Viewer = SupervisorView) -> Response:
     """The record of the period as the XLSX ``/督查`` links to; audited."""
-    rt = current_runtime()
-    now = rt.now()
-    chosen = await _chosen(rt, request, viewer)
-    if isinstance(chosen, Response):
-        return chosen
-    _, period, scope = chosen
-    record, _ = await flows.look(rt, period, scope, now)
-    name = export.file_name(period, now)
-    path = await asyncio.to_thread(export.write_workbook, rt.settings.data_path(), name, record)
-    async with rt.db.write() as s:
-        await audit(s, viewer.account, "console_supervise_export",
-                    f"{_span(period)} items={len(record)} file={name}", at=now,
-                    scope=service.scope_code(scope))
-    return FileResponse(path, filename=export.download_name(period),
+    looked = await _looked(request, viewer)
+    if isinstance(looked, Response):
+        return looked
+    name = export.file_name(looked.period, looked.now)
+    path = await asyncio.to_thread(export.write_workbook, looked.rt.settings.data_path(), name,
+                                   looked.record)
+    await looked.audit(viewer, "console_supervise_export", len(looked.record), f" file={name}")
+    return FileResponse(path, filename=export.download_name(looked.period),
                         headers={"Cache-Control": "no-store"})

@@ -634,29 +634,13 @@ class Summary:
     scope: str = ""  # the scope's label when narrower than 全部
     signals: list[Signal] = field(default_factory=list)  # 需核实: named, counted, unjudged
 
-    @property
-    def checkins(self) -> Tally:
-        return self.kinds[CHECKIN]
-
-    @property
-    def duties(self) -> Tally:
-        return self.kinds[DUTY]
-
-    @property
-    def incidents(self) -> Tally:
-        return self.kinds[INCIDENT]
-
-    @property
-    def assists(self) -> Tally:
-        return self.kinds[ASSIST]
-
-    @property
-    def alerts(self) -> Tally:
-        return self.kinds[ALERT]
-
-    @property
-    def policies(self) -> Tally:
-        return self.kinds[POLICY]
+    # Each kind's tally by name, for the templates (summary.checkins, …).
+    checkins = property(lambda self: self.kinds[CHECKIN])
+    duties = property(lambda self: self.kinds[DUTY])
+    incidents = property(lambda self: self.kinds[INCIDENT])
+    assists = property(lambda self: self.kinds[ASSIST])
+    alerts = property(lambda self: self.kinds[ALERT])
+    policies = property(lambda self: self.kinds[POLICY])
 
 
 def summarize(
