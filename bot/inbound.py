@@ -60,19 +60,6 @@ def _is_message_line(record: dict[str, Any]) -> bool:
     return (record["name"] or "").startswith("nonebot") and record["function"] == "handle_event"
 
 
-# NoneBot's two INFO lines per handled event ("Event will be handled by …", "…
-# running complete"): at INFO our own line per message says as much, so they are
-# kept for DEBUG only, and a busy group's log is not three lines a message.
-_PER_EVENT_INFO = frozenset({"_run_matcher", "simple_run"})
-
-
-def _is_per_event_info(record: dict[str, Any]) -> bool:
-    return (
-        record["level"].no == INFO_LEVEL and record["function"] in _PER_EVENT_INFO
-        and (record["name"] or "").startswith("nonebot")
-    )
-
-
 # NoneBot's modules that log several lines below WARNING for every event.
 _PER_EVENT_MODULES = ("nonebot.message", "nonebot.internal.matcher.matcher")
 _QUIET = frozenset({"trace", "debug", "info", "success"})
@@ -139,7 +126,6 @@ def install_log_redaction(stream: TextIO | None = None, level: str | int = 0) ->
     def keep(record: dict[str, Any]) -> bool:
         return (
             default_filter(record) and not _is_message_line(record)
-            and (chatty or not _is_per_event_info(record))
         )
 
     _quiet_per_event_lines(logger, chatty)

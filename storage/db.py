@@ -27,6 +27,7 @@ from pathlib import Path
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -169,8 +170,6 @@ def db_path(url: str) -> Path | None:
 
 def _connection_lost(exc: BaseException) -> bool:
     """An error after which the held write connection is not to be used again."""
-    from sqlalchemy.exc import DBAPIError
-
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
 

@@ -53,17 +53,23 @@ def begin_unless_begun(dbapi_connection: Any, statement: str) -> None:
         begin_with_next(dbapi_connection, statement)
 
 
-async def end(adapted: Any, commit: bool) -> None:
-    """Commit (with the later writes, in one hop) or roll back outside SQLAlchemy; a
-    transaction whose BEGIN never went out has nothing to end."""
-    conn = adapted._connection
+def _settle(conn: Any) -> tuple[bool, str | None, list | None]:
+    """For a commit or rollback: whether the file has a transaction to end (one whose
+    BEGIN never went out has none), and the BEGIN and later writes still to ride along."""
     begin, pending = _take(conn)
     was_open = getattr(conn, _OPEN, True)
     setattr(conn, _OPEN, False)
+    return was_open and begin is None, begin, pending
+
+
+async def end(adapted: Any, commit: bool) -> None:
+    """Commit (with the later writes, in one hop) or roll back outside SQLAlchemy."""
+    conn = adapted._connection
+    is_open, begin, pending = _settle(conn)
     try:
         if commit and pending:
             await conn._execute(_commit, conn._conn, begin, pending)
-        elif was_open and begin is None:
+        elif is_open:
             await conn._execute(conn._conn.commit if commit else conn._conn.rollback)
     except BaseException:
         setattr(conn, _OPEN, True)  # what failed is still open: let the rollback run
@@ -190,17 +196,8 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
     __slots__ = ()
     _cursor_cls = OneHopCursor
 
-    def _settle(self) -> tuple[bool, str | None, list | None]:
-        """Whether a commit or rollback has anything to end on the file, and what
-        was still to ride along."""
-        conn = self._connection
-        begin, pending = _take(conn)
-        was_open = getattr(conn, _OPEN, True)
-        setattr(conn, _OPEN, False)
-        return was_open, begin, pending
-
     def commit(self) -> None:
-        was_open, begin, pending = self._settle()
+        is_open, begin, pending = _settle(self._connection)
         if pending:  # the later writes, then COMMIT: one hop
             conn = self._connection
             try:
@@ -208,11 +205,11 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
             except Exception as error:
                 setattr(conn, _OPEN, True)  # what failed is still open: let the rollback run
                 self._handle_exception(error)
-        elif was_open:
+        elif is_open:
             super().commit()
 
     def rollback(self) -> None:
-        if self._settle()[0]:  # later writes never ran: nothing of theirs to undo
+        if _settle(self._connection)[0]:  # later writes never ran: nothing of theirs to undo
             super().rollback()
 
 
