@@ -12,7 +12,7 @@ ASSETS_STAMP := plugins/console/static/node_modules/.installed-stamp
 # The whole suite at one instant, the `time` subset at the others (Asia/Shanghai).
 TT_FULL := 2027-06-15 02:30:00
 TT_SUBSET := '2028-02-29 23:59:30' '2026-12-31 23:59:50'
-PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider
+PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider --durations=12
 
 .PHONY: install assets node faketime postgresql chromium run test test-now test-pg time-travel time-travel-pg time-subsets lint bench clean
 

@@ -21,6 +21,8 @@ from tests.helpers import TEST_EPOCH
 SUPERUSER = "qq:99999"
 DATA = Path(__file__).with_name("data")
 
+pytest_plugins = ["tests.watchdog"]
+
 
 # Modules whose tests depend on time (scheduler, outbox pacing and quiet hours,
 # retention, deadlines, time parsing): marked `time`, the subset `make test` also

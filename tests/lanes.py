@@ -1,46 +1,149 @@
 """Run commands side by side, each in its own lane, and report them one after the other.
 
-    python -m tests.lanes "CMD1" "CMD2" ...
+    python -m tests.lanes [--budget SECONDS] "CMD1" "CMD2" ...
 
 `make test` runs its suites this way: the suite mostly waits (on sockets, processes,
 timers), so two runs share two cores well. Each lane's output goes to a file and is
 printed whole when every lane has ended, then one line per lane; the exit status is
 the first failing lane's.
+
+A lane still running after the budget (default ``$GRIDBOT_LANES_BUDGET`` or 40 min),
+or when this process is told to stop (SIGTERM, SIGINT), is stopped, and its report
+says which test it was in and where every thread and asyncio task of its pytest
+processes was waiting (tests/watchdog.py answers SIGUSR1 and SIGUSR2). Such a lane
+exits 124.
 """
 
 from __future__ import annotations
 
+import argparse
+import os
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
+DEFAULT_BUDGET = 40 * 60
+STOPPED = 124
 
-def main(commands: list[str]) -> int:
-    if not commands:
-        print("usage: python -m tests.lanes CMD ...", file=sys.stderr)
-        return 2
+
+@dataclass
+class Lane:
+    number: int
+    command: str
+    proc: subprocess.Popen
+    log: Path
+    status: Path
+    rc: int | None = None
+    seconds: float = 0.0
+    stopped: bool = False
+
+
+def _session_pids(sid: int) -> list[int]:
+    """Processes of the lane's session (its pytest runs and what they started)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.getsid(int(entry.name)) == sid:
+                pids.append(int(entry.name))
+        except OSError:
+            continue
+    return pids
+
+
+def _is_pytest(pid: int) -> bool:
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return any(part.endswith(b"pytest") for part in argv)
+
+
+def _stop(lane: Lane) -> None:
+    """Ask the lane's pytest processes where they are waiting, then end the lane."""
+    lane.stopped = True
+    pids = _session_pids(lane.proc.pid)
+    for sig in (signal.SIGUSR1, signal.SIGUSR2):
+        for pid in pids:
+            if _is_pytest(pid):
+                try:
+                    os.kill(pid, sig)
+                except OSError:
+                    pass
+        time.sleep(2)
+    for sig, grace in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(lane.proc.pid, sig)
+        except OSError:
+            break
+        try:
+            lane.proc.wait(timeout=grace)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def run(commands: list[str], budget: float) -> int:
     logs = Path(tempfile.mkdtemp(prefix="gridbot-lanes-"))
     started = time.monotonic()
-    lanes = []
+    lanes: list[Lane] = []
     for i, command in enumerate(commands, 1):
-        log = (logs / f"lane{i}.log").open("w")
-        proc = subprocess.Popen(command, shell=True, stdout=log, stderr=subprocess.STDOUT)
-        lanes.append((command, proc, log, logs / f"lane{i}.log"))
+        log, status = logs / f"lane{i}.log", logs / f"lane{i}.test"
+        with log.open("w") as out:
+            proc = subprocess.Popen(
+                command, shell=True, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: stoppable as a whole
+                env={**os.environ, "GRIDBOT_LANE_STATUS": str(status)})
+        lanes.append(Lane(i, command, proc, log, status))
         print(f"== lane {i}: {command}", flush=True)
-    results = []
-    for command, proc, log, path in lanes:
-        rc = proc.wait()
-        log.close()
-        results.append((command, rc, time.monotonic() - started, path))
-    for i, (command, rc, _, path) in enumerate(results, 1):
-        print(f"\n== lane {i} ({command}): exit {rc}", flush=True)
-        sys.stdout.write(path.read_text(errors="replace"))
+
+    told_to_stop: list[int] = []
+
+    def on_signal(signum: int, _frame: object) -> None:
+        told_to_stop.append(signum)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, on_signal)
+
+    while any(lane.rc is None for lane in lanes):
+        over = time.monotonic() - started > budget
+        for lane in lanes:
+            if lane.rc is None and (over or told_to_stop):
+                _stop(lane)
+            if lane.rc is None and (rc := lane.proc.poll()) is not None:
+                lane.rc = STOPPED if lane.stopped else rc
+                lane.seconds = time.monotonic() - started
+        time.sleep(0.5)
+
+    for lane in lanes:
+        print(f"\n== lane {lane.number} ({lane.command}): exit {lane.rc}", flush=True)
+        sys.stdout.write(lane.log.read_text(errors="replace"))
     print()
-    for i, (command, rc, seconds, _) in enumerate(results, 1):
-        print(f"== lane {i}: exit {rc} after {seconds:.0f} s: {command}")
-    return next((rc for _, rc, _, _ in results if rc != 0), 0)
+    for lane in lanes:
+        line = f"== lane {lane.number}: exit {lane.rc} after {lane.seconds:.0f} s: {lane.command}"
+        if lane.stopped:
+            test = lane.status.read_text().strip() if lane.status.exists() else "(none yet)"
+            why = "told to stop" if told_to_stop else f"over the budget of {budget:.0f} s"
+            line += f"\n   stopped ({why}) in {test}; its stacks are in its report above"
+            stacks = lane.status.with_name(lane.status.name + ".stacks")
+            if stacks.exists():
+                print(f"\n== lane {lane.number}: where it was waiting\n{stacks.read_text()}")
+        print(line, flush=True)
+    return next((lane.rc for lane in lanes if lane.rc), 0)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.lanes")
+    parser.add_argument("--budget", type=float,
+                        default=float(os.environ.get("GRIDBOT_LANES_BUDGET", DEFAULT_BUDGET)))
+    parser.add_argument("commands", nargs="+")
+    args = parser.parse_args(argv)
+    return run(args.commands, args.budget)
 
 
 if __name__ == "__main__":
