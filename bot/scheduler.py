@@ -33,7 +33,6 @@ downtime, and their next occurrence is queued with the claim.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -393,8 +392,12 @@ class Scheduler:
         task, self._lease_task = self._lease_task, None
         if task is not None:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            try:
                 await task
+            except asyncio.CancelledError:
+                pass
+            except Exception:  # the lease loop met an error on its way out
+                log.exception("the scheduler lease check ended with an error")
         if self.aps.running:
             self.aps.pause()
             pending = {t for t in self._inflight if t is not asyncio.current_task()}
@@ -458,6 +461,8 @@ class Scheduler:
                     log.warning("scheduler lease taken over (its holder stopped renewing)")
                     await self._activate()
             except Exception:
+                if asyncio.current_task().cancelling():  # type: ignore[union-attr]
+                    raise  # a stop: an error on the way out must not keep the loop going
                 log.exception("scheduler lease check failed")
                 if (
                     self._leader and self._lease_until is not None

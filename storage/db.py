@@ -263,7 +263,7 @@ class Database:
                 f"({self.writers_waiting} writers behind a stuck transaction?)"
             ) from None
         self._writer = task
-        touched = True
+        touched, lost = True, False
         try:
             session, raw = await self._write_session()
         except BaseException:
@@ -293,16 +293,24 @@ class Database:
                     await sqlite_driver.end(raw, commit=True)
             except BaseException:
                 touched = raw is None or session.in_transaction()
-                if touched:
-                    await session.rollback()
-                if raw is not None:
-                    await sqlite_driver.end(raw, commit=False)
+                try:
+                    if touched:
+                        await session.rollback()
+                    if raw is not None:
+                        await sqlite_driver.end(raw, commit=False)
+                except Exception:
+                    # Not ended on its connection (SQLAlchemy drops a connection whose
+                    # statement a cancel interrupted): the connection goes, and the
+                    # caller sees what happened first, never this; a cancel that an
+                    # error here replaced would leave a stopping task running.
+                    lost = True
                 raise
             if info.pop(_DIRECTORY_WRITE, False):
                 self.directory_writes += 1
             _commits.set(_commits.get() + 1)
         except BaseException as exc:
-            if self._write_conn is not None and _connection_lost(exc):
+            held = self._write_conn
+            if held is not None and (lost or held.invalidated or _connection_lost(exc)):
                 await self._drop_write_connection()
             raise
         finally:
@@ -318,6 +326,8 @@ class Database:
         """The write transaction's session, and on SQLite the held connection's driver."""
         if not self.sqlite:
             return AsyncSession(self.engine, expire_on_commit=False), None
+        if self._write_conn is not None and self._write_conn.invalidated:
+            await self._drop_write_connection()
         if self._write_conn is None or self._write_conn.closed:
             self._write_conn = await self.engine.connect()
         raw = self._write_conn.sync_connection.connection.dbapi_connection  # type: ignore[union-attr]

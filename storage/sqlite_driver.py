@@ -66,6 +66,8 @@ async def end(adapted: Any, commit: bool) -> None:
     """Commit (with the later writes, in one hop) or roll back outside SQLAlchemy."""
     conn = adapted._connection
     is_open, begin, pending = _settle(conn)
+    if conn._connection is None and not commit:  # closed: its transaction went with it
+        return
     try:
         if commit and pending:
             await conn._execute(_commit, conn._conn, begin, pending)

@@ -142,3 +142,44 @@ async def test_commits_are_counted_in_the_task_context(runtime: Runtime) -> None
 
     assert await asyncio.create_task(run(False)) == 1
     assert await asyncio.create_task(run(True)) == 0
+
+
+# A statement long enough on the database thread that a cancel lands while it runs.
+_SLOW = text("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
+             "WHERE x < 2000000) SELECT count(*) FROM c")
+
+
+@pytest.mark.parametrize("after_a_write", [False, True])
+async def test_a_write_cancelled_mid_statement_ends_cancelled_and_the_next_write_works(
+    runtime: Runtime, after_a_write: bool
+) -> None:
+    """A task cancelled while its statement is on the database thread (a scheduler being
+    stopped, a request dropped) ends with CancelledError, not with an error from the
+    clean-up that would hide the cancel; nothing of it is committed, and the next
+    write on the same Database works."""
+    db = runtime.db
+    async with db.write() as s:  # the write connection is open before the test starts
+        s.add(Community(name="之前"))
+    started = asyncio.Event()
+
+    async def stopped_midway() -> None:
+        async with db.write() as s:
+            if after_a_write:
+                s.add(Community(name="取消的"))
+                await s.flush()
+            started.set()
+            await s.exec(_SLOW)
+
+    task = asyncio.create_task(stopped_midway())
+    await started.wait()
+    await asyncio.sleep(0.05)  # the slow statement is on the database thread now
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, 10)
+    assert task.cancelled()
+    async with db.write() as s:
+        s.add(Community(name="之后"))
+    async with db.read() as s:
+        names = (await s.exec(select(Community.name).where(
+            Community.name.in_(["之前", "取消的", "之后"])).order_by(Community.id))).all()
+    assert names == ["之前", "之后"]

@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -125,6 +126,52 @@ async def test_second_scheduler_on_the_same_database_stands_by_then_takes_over(
         for sched in (a, b):
             await sched.stop()
         await other.db.dispose()
+
+
+class _CancelTurnsIntoError(Database):
+    """A database whose write transaction, once a lease check is inside it, waits there,
+    and whose clean-up answers a cancel with an error of its own (as a dropped
+    connection's once did): what a stopping scheduler meets at the worst moment."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.inside = asyncio.Event()
+        self.hold = False
+
+    @asynccontextmanager
+    async def write(self):
+        async with super().write() as s:
+            yield s
+            if self.hold:
+                self.inside.set()
+                try:
+                    await asyncio.sleep(30)
+                except asyncio.CancelledError:
+                    raise ValueError("no active connection") from None
+
+
+async def test_stop_ends_the_lease_loop_even_when_its_cancel_meets_an_error(
+    runtime: Runtime,
+) -> None:
+    db = _CancelTurnsIntoError(runtime.settings.db_url)
+    rt = Runtime(runtime.settings, db, clock=runtime.clock)
+    sched = Scheduler(rt, {"test.kind": lambda rt, item: None}, **fast_lease())
+    stopping: asyncio.Task | None = None
+    try:
+        assert (await sched.start()).leader
+        db.hold = True  # the next renewal waits inside its transaction
+        await asyncio.wait_for(db.inside.wait(), 5)
+        db.hold = False
+        stopping = asyncio.create_task(sched.stop())
+        done, _ = await asyncio.wait({stopping}, timeout=5)  # (asyncio.wait cancels nothing)
+        assert stopping in done  # before: the loop logged the error and went on
+        assert stopping.exception() is None and not sched.leader
+    finally:
+        for task in (sched._lease_task, stopping):
+            if task is not None:
+                task.cancel()
+        await sched.stop()
+        await db.dispose()
 
 
 # --- late and missed after a downtime --------------------------------------------------------
