@@ -279,6 +279,8 @@ class Outbox:
                     await self.recover()
                 await self._spawn_pending_queues()
             except Exception:  # the database is busy or away: the next round retries
+                if asyncio.current_task().cancelling():  # type: ignore[union-attr]
+                    raise  # a stop: an error on the way out must not keep the loop going
                 log.exception("outbox: could not renew the lease")
 
     async def _hold_queue(self, key: str) -> bool:

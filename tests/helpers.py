@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
 from sqlmodel import col, select
@@ -20,6 +21,7 @@ from bot.outbox import Outbox
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler, SchedulerHooks
 from ground.timeutil import SHANGHAI, local
+from storage.db import Database
 from storage.models import (
     AuditLog,
     Building,
@@ -292,3 +294,25 @@ def link_in(text: str, kind: str) -> str:
     found = re.search(rf"https?://[^/\s]+(/console/{kind}/[A-Za-z0-9_\-]+)", text)
     assert found, text
     return found.group(1)
+
+
+class CancelTurnsIntoError(Database):
+    """A database whose write transaction, once a lease check is inside it, waits there,
+    and whose clean-up answers a cancel with an error of its own (as a dropped
+    connection's once did): what a stopping scheduler meets at the worst moment."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.inside = asyncio.Event()
+        self.hold = False
+
+    @asynccontextmanager
+    async def write(self):
+        async with super().write() as s:
+            yield s
+            if self.hold:
+                self.inside.set()
+                try:
+                    await asyncio.sleep(30)
+                except asyncio.CancelledError:
+                    raise ValueError("no active connection") from None

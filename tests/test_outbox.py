@@ -11,6 +11,7 @@ from sqlmodel import select
 from bot.outbox import NotSent, Outbox, Pacing, SendFailed
 from bot.runtime import Runtime
 from storage.models_outbox import OutboxItem
+from tests.helpers import CancelTurnsIntoError
 
 
 class VirtualTime:
@@ -241,3 +242,28 @@ async def test_nothing_is_claimed_while_no_bot_can_send(runtime: Runtime) -> Non
     online["up"] = True
     await run_until_idle(outbox)
     assert await outbox.counts("broadcast:9") == {"sent": 2}
+
+
+async def test_stop_ends_the_lease_loop_even_when_its_cancel_meets_an_error(
+    runtime: Runtime,
+) -> None:
+    """The lease loop is stopped while inside a write, and the write's clean-up answers
+    the cancel with an error: stop() still ends (it once waited for ever)."""
+    db = CancelTurnsIntoError(runtime.settings.db_url)
+    box = Outbox(db, FakeTransport(VirtualTime()), {"qq": PACE}, wall=runtime.utcnow,
+                 poll=0.05, lease_renew=0.05)
+    stopping: asyncio.Task | None = None
+    try:
+        await box.start()
+        db.hold = True  # the next renewal waits inside its transaction
+        await asyncio.wait_for(db.inside.wait(), 5)
+        db.hold = False
+        stopping = asyncio.create_task(box.stop())
+        done, _ = await asyncio.wait({stopping}, timeout=5)  # (asyncio.wait cancels nothing)
+        assert stopping in done and stopping.exception() is None
+        assert not box.running and box._lease_task is None
+    finally:
+        for task in (box._lease_task, stopping):
+            if task is not None:
+                task.cancel()
+        await db.dispose()

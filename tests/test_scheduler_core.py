@@ -13,7 +13,6 @@ import os
 import subprocess
 import sys
 import textwrap
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -33,7 +32,7 @@ from ground.timeutil import SHANGHAI
 from storage.db import Database
 from storage.models import ScheduledItem
 from storage.models_deadlines import SchedulerLease
-from tests.helpers import advance, freeze_clock, scheduled_items
+from tests.helpers import CancelTurnsIntoError, advance, freeze_clock, scheduled_items
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -128,32 +127,10 @@ async def test_second_scheduler_on_the_same_database_stands_by_then_takes_over(
         await other.db.dispose()
 
 
-class _CancelTurnsIntoError(Database):
-    """A database whose write transaction, once a lease check is inside it, waits there,
-    and whose clean-up answers a cancel with an error of its own (as a dropped
-    connection's once did): what a stopping scheduler meets at the worst moment."""
-
-    def __init__(self, url: str) -> None:
-        super().__init__(url)
-        self.inside = asyncio.Event()
-        self.hold = False
-
-    @asynccontextmanager
-    async def write(self):
-        async with super().write() as s:
-            yield s
-            if self.hold:
-                self.inside.set()
-                try:
-                    await asyncio.sleep(30)
-                except asyncio.CancelledError:
-                    raise ValueError("no active connection") from None
-
-
 async def test_stop_ends_the_lease_loop_even_when_its_cancel_meets_an_error(
     runtime: Runtime,
 ) -> None:
-    db = _CancelTurnsIntoError(runtime.settings.db_url)
+    db = CancelTurnsIntoError(runtime.settings.db_url)
     rt = Runtime(runtime.settings, db, clock=runtime.clock)
     sched = Scheduler(rt, {"test.kind": lambda rt, item: None}, **fast_lease())
     stopping: asyncio.Task | None = None
