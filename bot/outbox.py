@@ -34,6 +34,7 @@ from sqlalchemy import or_
 from sqlmodel import col, func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.tasks import being_cancelled
 from bot.transport import NotSent, SendFailed, Transport, chunk_mentions
 from ground.timeutil import as_utc, utcnow
 from storage import leases
@@ -279,8 +280,8 @@ class Outbox:
                     await self.recover()
                 await self._spawn_pending_queues()
             except Exception:  # the database is busy or away: the next round retries
-                if asyncio.current_task().cancelling():  # type: ignore[union-attr]
-                    raise  # a stop: an error on the way out must not keep the loop going
+                if being_cancelled():
+                    raise
                 log.exception("outbox: could not renew the lease")
 
     async def _hold_queue(self, key: str) -> bool:

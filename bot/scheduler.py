@@ -44,6 +44,7 @@ from apscheduler.triggers.date import DateTrigger
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.tasks import being_cancelled
 from ground.timeutil import SHANGHAI, as_utc, utcnow
 from storage import leases
 from storage.models import ScheduledItem
@@ -461,8 +462,8 @@ class Scheduler:
                     log.warning("scheduler lease taken over (its holder stopped renewing)")
                     await self._activate()
             except Exception:
-                if asyncio.current_task().cancelling():  # type: ignore[union-attr]
-                    raise  # a stop: an error on the way out must not keep the loop going
+                if being_cancelled():
+                    raise
                 log.exception("scheduler lease check failed")
                 if (
                     self._leader and self._lease_until is not None

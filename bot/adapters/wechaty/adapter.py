@@ -230,6 +230,11 @@ class Adapter(BaseAdapter):
                 problem = f"{type(exc).__name__}"
             finally:
                 await self._close_connection(conn)
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                # Stopped while it failed (closing can raise and hide the cancel): no retry,
+                # or stop() would wait for ever.
+                raise asyncio.CancelledError
 
             lived = asyncio.get_running_loop().time() - started
             if conn.established and lived >= cfg.wechaty_reconnect_max_seconds:
