@@ -61,7 +61,9 @@ def _is_pytest(pid: int) -> bool:
         argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return False
-    return any(part.endswith(b"pytest") for part in argv)
+    # `python -m pytest …` or a `pytest` script; not a wrapper that has pytest in its
+    # arguments (tests.pgserver: SIGUSR1 would end it before it stops its server).
+    return argv[1:3] == [b"-m", b"pytest"] or argv[0].endswith(b"pytest")
 
 
 def _stop(lane: Lane) -> None:
@@ -113,7 +115,7 @@ def run(commands: list[str], budget: float) -> int:
     while any(lane.rc is None for lane in lanes):
         over = time.monotonic() - started > budget
         for lane in lanes:
-            if lane.rc is None and (over or told_to_stop):
+            if lane.rc is None and lane.proc.poll() is None and (over or told_to_stop):
                 _stop(lane)
             if lane.rc is None and (rc := lane.proc.poll()) is not None:
                 lane.rc = STOPPED if lane.stopped else rc
@@ -129,10 +131,13 @@ def run(commands: list[str], budget: float) -> int:
         if lane.stopped:
             test = lane.status.read_text().strip() if lane.status.exists() else "(none yet)"
             why = "told to stop" if told_to_stop else f"over the budget of {budget:.0f} s"
-            line += f"\n   stopped ({why}) in {test}; its stacks are in its report above"
             stacks = lane.status.with_name(lane.status.name + ".stacks")
-            if stacks.exists():
-                print(f"\n== lane {lane.number}: where it was waiting\n{stacks.read_text()}")
+            dump = stacks.read_text() if stacks.exists() else ""
+            if dump.strip():
+                print(f"\n== lane {lane.number}: where it was waiting\n{dump}")
+            line += f"\n   stopped ({why}) in {test}"
+            if dump.strip():
+                line += "; where it waited: above"
         print(line, flush=True)
     return next((lane.rc for lane in lanes if lane.rc), 0)
 
