@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -33,6 +34,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import sqlite_driver
 from storage.directory import DIRECTORY_TABLES, Directory
+
+log = logging.getLogger("gridbot.storage")
 
 BUSY_TIMEOUT_MS = 10_000
 # How long a writer waits for its turn in the queue before giving up loudly: far
@@ -303,6 +306,7 @@ class Database:
                     # statement a cancel interrupted): the connection goes, and the
                     # caller sees what happened first, never this; a cancel that an
                     # error here replaced would leave a stopping task running.
+                    log.debug("write transaction not ended on its connection", exc_info=True)
                     lost = True
                 raise
             if info.pop(_DIRECTORY_WRITE, False):
