@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from sqlmodel import col, select
 
 from bot.clock import ManualClock
+from bot.intake import intake_for
 from bot.outbox import Outbox
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler, SchedulerHooks
@@ -151,6 +152,25 @@ async def outbox_settled(rt: Runtime) -> None:
             return
         await asyncio.sleep(0.02)
     raise AssertionError(f"outbox not settled: {states}")
+
+
+def messages_admitted(rt: Runtime) -> int:
+    """How many message events the runtime's intake has let in so far."""
+    return intake_for(rt).admitted
+
+
+async def messages_handled(rt: Runtime, admitted_before: int, n: int = 1,
+                           timeout: float = 15.0) -> None:
+    """Wait until ``n`` more message events were let in and every one let in has been
+    handled (its turn is held until NoneBot is done with it): a silent handler has
+    finished, however busy the machine, without guessing a sleep."""
+    intake = intake_for(rt)
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not (intake.admitted >= admitted_before + n and intake.inflight == 0
+               and intake.waiting == 0):
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{n} message(s) not handled within {timeout:g} s")
+        await asyncio.sleep(0.01)
 
 
 async def collect(peer: OneBotPeer, n: int) -> list[Sent]:

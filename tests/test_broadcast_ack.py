@@ -19,7 +19,13 @@ from storage.models import ChatGroup, ScheduledItem
 from storage.models_broadcast import Broadcast, BroadcastAck
 from storage.models_outbox import OutboxItem
 from tests.conftest import dump_db
-from tests.helpers import bound_at, run_due, scheduled_items
+from tests.helpers import (
+    bound_at,
+    messages_admitted,
+    messages_handled,
+    run_due,
+    scheduled_items,
+)
 from tests.onebot import OneBotPeer, Sent
 
 # Plugin modules are imported inside tests: NoneBot must be initialised first.
@@ -156,14 +162,18 @@ async def test_ack_goes_to_the_newest_recent_ack_broadcast(
     new = await send_broadcast(peer, street, "/广播 范围 幸福社区/1-2栋 需回执 第二条", 2)
     clock.advance(hours=1)
     await send_broadcast(peer, street, "/广播 范围 幸福社区/1栋 不需回执的第三条", 1)
+    admitted = messages_admitted(street)
     await peer.group_message(55555, RESIDENT[1], "收到")
+    await messages_handled(street, admitted)  # however slow the machine
     await peer.no_action(0.3)
     assert await acks(street) == [(new, str(RESIDENT[1]), "qq:55555")]
     assert old < new
     # Three days later the broadcast is too old to acknowledge.
     clock.advance(days=3, minutes=1)
     before = dump_db(street)
+    admitted = messages_admitted(street)
     await peer.group_message(55555, RESIDENT[2], "收到")
+    await messages_handled(street, admitted)
     await peer.no_action(0.3)
     assert dump_db(street) == before
 
