@@ -139,7 +139,9 @@ async def test_ack_then_chase_the_silent_groups_once(
     assert "幸福社区/2栋" in summary and "幸福社区/3栋" in summary and "1栋" not in summary
 
     # Once: a late "收到" still counts, but nothing is chased again.
+    admitted = messages_admitted(street)
     await peer.group_message(30021, RESIDENT[2], "收到")
+    await messages_handled(street, admitted)
     await peer.no_action(0.3)
     async with street.db.write() as s:
         again = ScheduledItem(
