@@ -28,7 +28,6 @@ from pathlib import Path
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -171,11 +170,6 @@ def db_path(url: str) -> Path | None:
     return Path(u.database)
 
 
-def _connection_lost(exc: BaseException) -> bool:
-    """An error after which the held write connection is not to be used again."""
-    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
-
-
 class Database:
     """Owns the engine; hands out read sessions and (queued) write transactions."""
 
@@ -312,9 +306,9 @@ class Database:
             if info.pop(_DIRECTORY_WRITE, False):
                 self.directory_writes += 1
             _commits.set(_commits.get() + 1)
-        except BaseException as exc:
-            held = self._write_conn
-            if held is not None and (lost or held.invalidated or _connection_lost(exc)):
+        except BaseException:
+            held = self._write_conn  # SQLAlchemy invalidates a connection it lost
+            if held is not None and (lost or held.invalidated):
                 await self._drop_write_connection()
             raise
         finally:
@@ -330,8 +324,6 @@ class Database:
         """The write transaction's session, and on SQLite the held connection's driver."""
         if not self.sqlite:
             return AsyncSession(self.engine, expire_on_commit=False), None
-        if self._write_conn is not None and self._write_conn.invalidated:
-            await self._drop_write_connection()
         if self._write_conn is None or self._write_conn.closed:
             self._write_conn = await self.engine.connect()
         raw = self._write_conn.sync_connection.connection.dbapi_connection  # type: ignore[union-attr]

@@ -69,14 +69,13 @@ def _is_pytest(pid: int) -> bool:
 def _stop(lane: Lane) -> None:
     """Ask the lane's pytest processes where they are waiting, then end the lane."""
     lane.stopped = True
-    pids = _session_pids(lane.proc.pid)
+    pytests = [pid for pid in _session_pids(lane.proc.pid) if _is_pytest(pid)]
     for sig in (signal.SIGUSR1, signal.SIGUSR2):
-        for pid in pids:
-            if _is_pytest(pid):
-                try:
-                    os.kill(pid, sig)
-                except OSError:
-                    pass
+        for pid in pytests:
+            try:
+                os.kill(pid, sig)
+            except OSError:
+                pass
         time.sleep(2)
     for sig, grace in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
         try:
@@ -132,11 +131,10 @@ def run(commands: list[str], budget: float) -> int:
             test = lane.status.read_text().strip() if lane.status.exists() else "(none yet)"
             why = "told to stop" if told_to_stop else f"over the budget of {budget:.0f} s"
             stacks = lane.status.with_name(lane.status.name + ".stacks")
-            dump = stacks.read_text() if stacks.exists() else ""
-            if dump.strip():
-                print(f"\n== lane {lane.number}: where it was waiting\n{dump}")
+            dump = stacks.read_text().strip() if stacks.exists() else ""
             line += f"\n   stopped ({why}) in {test}"
-            if dump.strip():
+            if dump:
+                print(f"\n== lane {lane.number}: where it was waiting\n{dump}\n")
                 line += "; where it waited: above"
         print(line, flush=True)
     return next((lane.rc for lane in lanes if lane.rc), 0)
